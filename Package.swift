@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot loops live in Runtime; they are built with -Ounchecked in release builds.
+// CI runs `swift test -c release -Xswiftc -enable-testing` (see README.md).
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "cnnc",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cnnc", targets: ["cnnc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "Spec", dependencies: ["CYAML"]),
+        .target(name: "Graph", dependencies: ["Spec"]),
+        .target(name: "Runtime", dependencies: ["Graph", "CBLAS", "CZlib"], swiftSettings: optimized),
+        .executableTarget(
+            name: "cnnc",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "SpecTests", dependencies: ["Spec"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "cnncTests", dependencies: ["Runtime"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

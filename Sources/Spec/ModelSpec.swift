@@ -1,0 +1,214 @@
+/// The typed form of a cnnc v1 model spec. Every value that came from the file keeps the
+/// location of its node so later stages (shape inference, parameter limit) can point at it.
+
+/// A height/width pair; YAML accepts an integer `k` (meaning `[k, k]`) or `[h, w]`.
+public struct Pair: Hashable, Sendable, CustomStringConvertible {
+    public var h: Int
+    public var w: Int
+
+    public init(_ h: Int, _ w: Int) {
+        self.h = h
+        self.w = w
+    }
+
+    public init(square k: Int) {
+        self.init(k, k)
+    }
+
+    public var description: String { "\(h)×\(w)" }
+}
+
+/// PyTorch's defaults for every optional layer argument, in one place.
+public enum LayerDefaults {
+    public static let convStride = Pair(square: 1)
+    public static let convPadding = Pair(square: 0)
+    public static let bias = true
+    public static let poolPadding = Pair(square: 0)
+    public static let batchNormEps = 1e-5
+    public static let batchNormMomentum = 0.1
+    public static let dropoutP = 0.5
+    /// MNIST: one grey channel, 28×28 pixels.
+    public static let input = [1, 28, 28]
+}
+
+public struct Conv2DSpec: Hashable, Sendable {
+    public var outChannels: Int
+    public var kernel: Pair
+    public var stride: Pair = LayerDefaults.convStride
+    public var padding: Pair = LayerDefaults.convPadding
+    public var bias: Bool = LayerDefaults.bias
+    public var weightDecay: Double?
+
+    public init(outChannels: Int, kernel: Pair, stride: Pair = LayerDefaults.convStride,
+                padding: Pair = LayerDefaults.convPadding, bias: Bool = LayerDefaults.bias,
+                weightDecay: Double? = nil) {
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.bias = bias
+        self.weightDecay = weightDecay
+    }
+}
+
+public struct MaxPool2DSpec: Hashable, Sendable {
+    public var kernel: Pair
+    /// PyTorch: `stride` defaults to `kernel_size`.
+    public var stride: Pair
+    public var padding: Pair = LayerDefaults.poolPadding
+
+    public init(kernel: Pair, stride: Pair? = nil, padding: Pair = LayerDefaults.poolPadding) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+    }
+}
+
+public struct BatchNorm2DSpec: Hashable, Sendable {
+    public var eps: Double = LayerDefaults.batchNormEps
+    public var momentum: Double = LayerDefaults.batchNormMomentum
+
+    public init(eps: Double = LayerDefaults.batchNormEps, momentum: Double = LayerDefaults.batchNormMomentum) {
+        self.eps = eps
+        self.momentum = momentum
+    }
+}
+
+public struct DropoutSpec: Hashable, Sendable {
+    public var p: Double = LayerDefaults.dropoutP
+
+    public init(p: Double = LayerDefaults.dropoutP) {
+        self.p = p
+    }
+}
+
+public struct LinearSpec: Hashable, Sendable {
+    public var outFeatures: Int
+    public var bias: Bool = LayerDefaults.bias
+    public var weightDecay: Double?
+
+    public init(outFeatures: Int, bias: Bool = LayerDefaults.bias, weightDecay: Double? = nil) {
+        self.outFeatures = outFeatures
+        self.bias = bias
+        self.weightDecay = weightDecay
+    }
+}
+
+/// The whitelist. Adding a layer means adding a case here; every `switch` over it is exhaustive.
+public enum LayerKind: Hashable, Sendable {
+    case conv2d(Conv2DSpec)
+    case maxPool2d(MaxPool2DSpec)
+    case batchNorm2d(BatchNorm2DSpec)
+    case dropout(DropoutSpec)
+    case relu
+    case softmax
+    case linear(LinearSpec)
+
+    /// The canonical spelling, as written in docs and `--json` output.
+    public var canonicalName: String {
+        switch self {
+        case .conv2d: return "Conv2D"
+        case .maxPool2d: return "MaxPool2D"
+        case .batchNorm2d: return "BatchNorm2D"
+        case .dropout: return "Dropout"
+        case .relu: return "ReLU"
+        case .softmax: return "Softmax"
+        case .linear: return "Linear"
+        }
+    }
+
+    /// Every whitelisted name, canonical spelling.
+    public static let canonicalNames = ["Linear", "Conv2D", "MaxPool2D", "BatchNorm2D", "Dropout", "ReLU", "Softmax"]
+}
+
+public struct LayerSpec: Hashable, Sendable {
+    public var kind: LayerKind
+    /// The user's `name:`, if any.
+    public var name: String?
+    /// Where the layer's item starts (the layer name).
+    public var location: SourceLocation
+    /// Where each argument key was written, by its YAML key (`kernel_size`, `p`, …).
+    public var argumentLocations: [String: SourceLocation]
+
+    public init(kind: LayerKind, name: String? = nil, location: SourceLocation,
+                argumentLocations: [String: SourceLocation] = [:]) {
+        self.kind = kind
+        self.name = name
+        self.location = location
+        self.argumentLocations = argumentLocations
+    }
+
+    /// The location of argument `key` if it was written, else the layer's own location.
+    public func location(of key: String) -> SourceLocation {
+        argumentLocations[key] ?? location
+    }
+}
+
+public enum OptimizerKind: String, Hashable, Sendable, CaseIterable {
+    case adam
+    case sgd
+}
+
+/// The `train.optimizer` mapping. Absent fields take the defaults in `TrainDefaults`.
+public struct OptimizerSpec: Hashable, Sendable {
+    public var kind: OptimizerKind
+    public var lr: Double?
+    public var momentum: Double?
+    public var weightDecay: Double?
+
+    public init(kind: OptimizerKind, lr: Double? = nil, momentum: Double? = nil, weightDecay: Double? = nil) {
+        self.kind = kind
+        self.lr = lr
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+}
+
+/// The optional `train:` section. A field left out stays `nil`; the command line and then
+/// `TrainDefaults` fill it in.
+public struct TrainSpec: Hashable, Sendable {
+    public var epochs: Int?
+    public var batchSize: Int?
+    public var optimizer: OptimizerSpec?
+    public var seed: UInt64?
+
+    public init(epochs: Int? = nil, batchSize: Int? = nil, optimizer: OptimizerSpec? = nil, seed: UInt64? = nil) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.seed = seed
+    }
+}
+
+/// Training defaults when neither the spec nor the command line says otherwise.
+public enum TrainDefaults {
+    public static let epochs = 10
+    public static let batchSize = 32
+    public static let optimizer = OptimizerKind.adam
+    public static let adamLR = 0.001
+    public static let sgdLR = 0.01
+    public static let momentum = 0.0
+    public static let weightDecay = 0.0
+    public static let seed: UInt64 = 0
+}
+
+public struct ModelSpec: Hashable, Sendable {
+    public var name: String
+    /// C, H, W.
+    public var input: [Int]
+    public var inputLocation: SourceLocation?
+    public var layers: [LayerSpec]
+    /// Where the `layers:` key is.
+    public var layersLocation: SourceLocation
+    public var train: TrainSpec
+
+    public init(name: String, input: [Int] = LayerDefaults.input, inputLocation: SourceLocation? = nil,
+                layers: [LayerSpec], layersLocation: SourceLocation, train: TrainSpec = TrainSpec()) {
+        self.name = name
+        self.input = input
+        self.inputLocation = inputLocation
+        self.layers = layers
+        self.layersLocation = layersLocation
+        self.train = train
+    }
+}
