@@ -1,0 +1,49 @@
+/// Max pooling forward over each (channel, image) plane, floor rounding, windows clipped to the
+/// input (PyTorch pads with −∞). Records the argmax's index within its input plane when asked.
+/// - input: [C, batch, H, W]
+/// - output: [C, batch, OH, OW]
+/// - indices: [C, batch, OH, OW] or nil (evaluation)
+func maxPool2dForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                      indices: UnsafeMutablePointer<Int32>?, geometry g: Pool2DGeometry, batch: Int) {
+    let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    for plane in 0..<(g.channels * batch) {
+        let inPlane = input + plane * h * w
+        let outPlane = output + plane * oh * ow
+        let indexPlane = indices.map { $0 + plane * oh * ow }
+        for oy in 0..<oh {
+            let y0 = max(oy * g.stride.h - g.padding.h, 0)
+            let y1 = min(oy * g.stride.h - g.padding.h + g.kernel.h, h)
+            for ox in 0..<ow {
+                let x0 = max(ox * g.stride.w - g.padding.w, 0)
+                let x1 = min(ox * g.stride.w - g.padding.w + g.kernel.w, w)
+                var best = y0 * w + x0
+                var bestValue = inPlane[best]
+                for y in y0..<y1 {
+                    for x in x0..<x1 where inPlane[y * w + x] > bestValue {
+                        bestValue = inPlane[y * w + x]
+                        best = y * w + x
+                    }
+                }
+                outPlane[oy * ow + ox] = bestValue
+                indexPlane?[oy * ow + ox] = Int32(best)
+            }
+        }
+    }
+}
+
+/// Max pooling backward: each output gradient goes to its argmax (overwrites inputGradient).
+/// - outputGradient: [C, batch, OH, OW]; indices: [C, batch, OH, OW]
+/// - inputGradient: [C, batch, H, W]
+func maxPool2dBackward(outputGradient: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
+                       inputGradient: UnsafeMutablePointer<Float>, geometry g: Pool2DGeometry, batch: Int) {
+    let inSize = g.inHeight * g.inWidth
+    let outSize = g.outHeight * g.outWidth
+    inputGradient.update(repeating: 0, count: g.channels * batch * inSize)
+    for plane in 0..<(g.channels * batch) {
+        let inPlane = inputGradient + plane * inSize
+        let base = plane * outSize
+        for i in 0..<outSize {
+            inPlane[Int(indices[base + i])] += outputGradient[base + i]
+        }
+    }
+}

@@ -1,0 +1,440 @@
+import CBLAS
+
+/// Optimizer settings after the spec and the command line have been merged.
+public struct OptimizerSettings: Hashable, Sendable {
+    public var kind: OptimizerKind
+    public var lr: Double
+    public var momentum: Double
+    public var weightDecay: Double
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var eps = 1e-8
+
+    public init(kind: OptimizerKind, lr: Double, momentum: Double = 0, weightDecay: Double = 0) {
+        self.kind = kind
+        self.lr = lr
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+
+    /// Float blocks of optimizer state per parameter: Adam's two moments, SGD's velocity.
+    public var stateBlocks: Int {
+        switch kind {
+        case .adam: return 2
+        case .sgd: return momentum == 0 ? 0 : 1
+        }
+    }
+}
+
+/// Bytes of the parameter block and its companions, as `check` reports and `Network` allocates.
+public struct ParameterMemory: Hashable, Sendable {
+    public var parameters: Int
+    public var gradients: Int
+    public var optimizerState: Int
+    public var statistics: Int
+
+    public init(graph: Graph, optimizer: OptimizerSettings) {
+        parameters = graph.parameterCount * 4
+        gradients = graph.parameterCount * 4
+        optimizerState = graph.parameterCount * 4 * optimizer.stateBlocks
+        statistics = graph.statisticCount * 4 + graph.counterCount * 8
+    }
+
+    public var total: Int { parameters + gradients + optimizerState + statistics }
+}
+
+/// A compiled model with all of its memory: parameters, gradients, optimizer state, running
+/// statistics and one arena per plan, each allocated once here. `trainStep` and `evaluate` run
+/// the plans as Graph made them and allocate nothing.
+public final class Network {
+    public let graph: Graph
+    public let trainingPlan: BufferPlan
+    public let evaluationPlan: BufferPlan
+    public let optimizer: OptimizerSettings
+
+    let parameters: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<Float>
+    let optimizerState: UnsafeMutablePointer<Float>
+    let statistics: UnsafeMutablePointer<Float>
+    let counters: UnsafeMutablePointer<Int64>
+    let trainingArena: UnsafeMutableRawPointer
+    let evaluationArena: UnsafeMutableRawPointer
+    private let trainingBindings: [StepBinding]
+    private let evaluationBindings: [StepBinding]
+    private let updateGroups: [UpdateGroup]
+    /// Optimizer steps taken.
+    public private(set) var stepCount = 0
+    private var dropoutGenerator: SeededGenerator
+
+    public init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings, seed: UInt64) {
+        self.graph = graph
+        self.optimizer = optimizer
+        trainingPlan = BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch)
+        evaluationPlan = BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch)
+        let p = graph.parameterCount
+        parameters = .allocate(capacity: max(p, 1))
+        gradients = .allocate(capacity: max(p, 1))
+        optimizerState = .allocate(capacity: max(p * optimizer.stateBlocks, 1))
+        optimizerState.initialize(repeating: 0, count: max(p * optimizer.stateBlocks, 1))
+        gradients.initialize(repeating: 0, count: max(p, 1))
+        statistics = .allocate(capacity: max(graph.statisticCount, 1))
+        counters = .allocate(capacity: max(graph.counterCount, 1))
+        counters.initialize(repeating: 0, count: max(graph.counterCount, 1))
+        trainingArena = .allocate(byteCount: max(trainingPlan.arenaBytes, BufferPlan.alignment), alignment: BufferPlan.alignment)
+        evaluationArena = .allocate(byteCount: max(evaluationPlan.arenaBytes, BufferPlan.alignment), alignment: BufferPlan.alignment)
+        trainingArena.initializeMemory(as: UInt8.self, repeating: 0, count: trainingPlan.arenaBytes)
+        evaluationArena.initializeMemory(as: UInt8.self, repeating: 0, count: evaluationPlan.arenaBytes)
+        var generator = SeededGenerator(seed: seed)
+        dropoutGenerator = generator.derived(2)
+        let blocks = Blocks(parameters: parameters, gradients: gradients, statistics: statistics, counters: counters)
+        trainingBindings = bind(graph: graph, plan: trainingPlan, arena: trainingArena, blocks: blocks)
+        evaluationBindings = bind(graph: graph, plan: evaluationPlan, arena: evaluationArena, blocks: blocks)
+        updateGroups = graph.slots.filter { $0.role.storage == .parameters }.map { slot in
+            UpdateGroup(offset: slot.offset, count: slot.count,
+                        weightDecay: graph.steps[slot.stepIndex].weightDecay ?? optimizer.weightDecay)
+        }
+        var initGenerator = generator.derived(1)
+        initializeParameters(generator: &initGenerator)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        optimizerState.deallocate()
+        statistics.deallocate()
+        counters.deallocate()
+        trainingArena.deallocate()
+        evaluationArena.deallocate()
+    }
+
+    /// PyTorch's default initialization: Conv2D and Linear weights and biases uniform in
+    /// ±1/√fan_in (kaiming_uniform with a = √5 gives the same bound), batch norm γ = 1, β = 0,
+    /// running mean 0, running variance 1. Slots are filled in state_dict order.
+    public func initializeParameters(generator: inout SeededGenerator) {
+        for slot in graph.slots {
+            let step = graph.steps[slot.stepIndex]
+            switch (slot.role, step.op) {
+            case (.weight, .conv2d(let g)):
+                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.columnRows).squareRoot(), &generator)
+            case (.bias, .conv2d(let g)):
+                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.columnRows).squareRoot(), &generator)
+            case (.weight, .linear(let g)), (.bias, .linear(let g)):
+                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.inFeatures).squareRoot(), &generator)
+            case (.weight, _):
+                (parameters + slot.offset).update(repeating: 1, count: slot.count)
+            case (.bias, _):
+                (parameters + slot.offset).update(repeating: 0, count: slot.count)
+            case (.runningMean, _):
+                (statistics + slot.offset).update(repeating: 0, count: slot.count)
+            case (.runningVar, _):
+                (statistics + slot.offset).update(repeating: 1, count: slot.count)
+            case (.numBatchesTracked, _):
+                counters[slot.offset] = 0
+            }
+        }
+        optimizerState.update(repeating: 0, count: max(graph.parameterCount * optimizer.stateBlocks, 1))
+        stepCount = 0
+    }
+
+    /// Copies examples `indices[0..<count]` of a dataset into a plan's input and labels tensors.
+    /// - images: [N, C·H·W] (one example's features contiguous); labels: [N]
+    private func gather(_ binding: PlanIO, images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                        indices: UnsafePointer<Int32>, count: Int) {
+        let features = graph.input.elementCount
+        let channels = graph.input.dims[0]
+        let planeSize = features / channels
+        for b in 0..<count {
+            let example = images + Int(indices[b]) * features
+            for c in 0..<channels {
+                (binding.input + (c * count + b) * planeSize).update(from: example + c * planeSize, count: planeSize)
+            }
+            binding.labels[b] = labels[Int(indices[b])]
+        }
+    }
+
+    /// One training step on `count` examples (count ≤ the plan's batch size): forward, fused
+    /// loss, backward, optimizer update. Returns the summed loss and the correct predictions.
+    public func trainStep(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                          indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+        let result = computeGradients(images: images, labels: labels, indices: indices, count: count)
+        update()
+        return result
+    }
+
+    /// Forward, fused loss and backward on `count` examples, leaving the gradients of the mean
+    /// loss in the gradient block; no update. Returns the summed loss and the correct predictions.
+    public func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                 indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+        precondition(count >= 1 && count <= trainingPlan.batchSize, "batch larger than the plan")
+        let io = planIO(trainingPlan, arena: trainingArena)
+        gather(io, images: images, labels: labels, indices: indices, count: count)
+        forward(trainingBindings, training: true, batch: count)
+        guard let loss = trainingPlan.loss else { preconditionFailure("a training plan has a loss") }
+        let classes = Graph.classCount
+        let result = crossEntropyForwardBackward(
+            logits: floatPointer(trainingArena, trainingPlan, loss.logits),
+            labels: int32Pointer(trainingArena, trainingPlan, loss.labels),
+            gradient: floatPointer(trainingArena, trainingPlan, loss.logitsGradient),
+            batch: count, classes: classes)
+        backward(trainingBindings, batch: count)
+        return result
+    }
+
+    /// Predictions for `count` examples (count ≤ the evaluation plan's batch size), in
+    /// evaluation mode. Returns how many match their labels.
+    public func evaluate(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                         indices: UnsafePointer<Int32>, count: Int) -> Int {
+        precondition(count >= 1 && count <= evaluationPlan.batchSize, "batch larger than the plan")
+        let io = planIO(evaluationPlan, arena: evaluationArena)
+        gather(io, images: images, labels: labels, indices: indices, count: count)
+        forward(evaluationBindings, training: false, batch: count)
+        guard let last = evaluationBindings.last else { return 0 }
+        return countCorrect(scores: last.output, labels: io.labels, batch: count, classes: Graph.classCount)
+    }
+
+    /// The evaluation plan's output for the last `evaluate` call: [count, 10] scores.
+    public var lastEvaluationOutput: UnsafePointer<Float>? {
+        evaluationBindings.last.map { UnsafePointer($0.output) }
+    }
+
+    private func forward(_ bindings: [StepBinding], training: Bool, batch: Int) {
+        for binding in bindings {
+            let count = batch * binding.outputPerExample
+            switch binding.op {
+            case let .conv2d(g):
+                conv2dForward(input: binding.input, weight: binding.weight!, bias: binding.bias, output: binding.output,
+                              columns: binding.columns!, geometry: g, batch: batch, chunk: binding.imagesPerChunk)
+            case let .maxPool2d(g):
+                maxPool2dForward(input: binding.input, output: binding.output, indices: binding.indices, geometry: g, batch: batch)
+            case let .batchNorm2d(g):
+                if training {
+                    batchNormForwardTraining(input: binding.input, output: binding.output, gamma: binding.weight!,
+                                             beta: binding.bias!, runningMean: binding.runningMean!,
+                                             runningVar: binding.runningVar!, savedMean: binding.mean!,
+                                             savedInvStd: binding.invStd!, geometry: g, batch: batch)
+                    binding.counter?.pointee += 1
+                } else {
+                    batchNormForwardEvaluation(input: binding.input, output: binding.output, gamma: binding.weight!,
+                                               beta: binding.bias!, runningMean: binding.runningMean!,
+                                               runningVar: binding.runningVar!, geometry: g, batch: batch)
+                }
+            case let .dropout(p):
+                if training && p > 0 {
+                    dropoutForward(input: binding.input, output: binding.output, mask: binding.mask!, p: p,
+                                   count: count, generator: &dropoutGenerator)
+                } else if training {
+                    binding.mask!.update(repeating: 1, count: count)
+                    copyUnlessSame(binding.input, binding.output, count: count)
+                } else {
+                    copyUnlessSame(binding.input, binding.output, count: count)
+                }
+            case .relu:
+                reluForward(input: binding.input, output: binding.output, count: count)
+            case .softmax:
+                softmaxForward(input: binding.input, output: binding.output, batch: batch, classes: binding.outputPerExample)
+            case let .flatten(g):
+                flattenForward(input: binding.input, output: binding.output, geometry: g, batch: batch)
+            case let .linear(g):
+                linearForward(input: binding.input, weight: binding.weight!, bias: binding.bias, output: binding.output,
+                              geometry: g, batch: batch)
+            }
+        }
+    }
+
+    private func backward(_ bindings: [StepBinding], batch: Int) {
+        for binding in bindings.reversed() {
+            guard let outputGradient = binding.outputGradient else { continue }
+            let inputGradient = binding.inputGradient
+            let count = batch * binding.outputPerExample
+            switch binding.op {
+            case let .conv2d(g):
+                conv2dBackward(input: binding.input, weight: binding.weight!, outputGradient: outputGradient,
+                               weightGradient: binding.weightGradient!, biasGradient: binding.biasGradient,
+                               inputGradient: inputGradient, columns: binding.backwardColumns!, geometry: g,
+                               batch: batch, chunk: binding.imagesPerChunk)
+            case let .maxPool2d(g):
+                if let inputGradient {
+                    maxPool2dBackward(outputGradient: outputGradient, indices: binding.indices!,
+                                      inputGradient: inputGradient, geometry: g, batch: batch)
+                }
+            case let .batchNorm2d(g):
+                batchNormBackward(input: binding.input, outputGradient: outputGradient, gamma: binding.weight!,
+                                  savedMean: binding.mean!, savedInvStd: binding.invStd!,
+                                  gammaGradient: binding.weightGradient!, betaGradient: binding.biasGradient!,
+                                  inputGradient: inputGradient, geometry: g, batch: batch)
+            case .dropout:
+                if let inputGradient {
+                    dropoutBackward(mask: binding.mask!, outputGradient: outputGradient, inputGradient: inputGradient, count: count)
+                }
+            case .relu:
+                if let inputGradient {
+                    reluBackward(output: binding.output, outputGradient: outputGradient, inputGradient: inputGradient, count: count)
+                }
+            case .softmax:
+                if let inputGradient {
+                    softmaxBackward(output: binding.output, outputGradient: outputGradient, inputGradient: inputGradient,
+                                    batch: batch, classes: binding.outputPerExample)
+                }
+            case let .flatten(g):
+                if let inputGradient {
+                    flattenBackward(outputGradient: outputGradient, inputGradient: inputGradient, geometry: g, batch: batch)
+                }
+            case let .linear(g):
+                linearBackward(input: binding.input, weight: binding.weight!, outputGradient: outputGradient,
+                               weightGradient: binding.weightGradient!, biasGradient: binding.biasGradient,
+                               inputGradient: inputGradient, geometry: g, batch: batch)
+            }
+        }
+    }
+
+    /// One optimizer step over every parameter with the gradients in the gradient block.
+    public func update() {
+        stepCount += 1
+        for group in updateGroups {
+            let p = parameters + group.offset
+            let g = gradients + group.offset
+            switch optimizer.kind {
+            case .adam:
+                let total = graph.parameterCount
+                adamUpdate(parameters: p, gradients: g, firstMoment: optimizerState + group.offset,
+                           secondMoment: optimizerState + total + group.offset, count: group.count, lr: optimizer.lr,
+                           beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps,
+                           weightDecay: group.weightDecay, step: stepCount)
+            case .sgd:
+                sgdUpdate(parameters: p, gradients: g, velocity: optimizerState + group.offset, count: group.count,
+                          lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: group.weightDecay)
+            }
+        }
+    }
+
+    /// The values of one state_dict slot, as floats (counters as their value).
+    public func values(of slot: ParameterSlot) -> [Float] {
+        switch slot.role.storage {
+        case .parameters: return Array(UnsafeBufferPointer(start: parameters + slot.offset, count: slot.count))
+        case .statistics: return Array(UnsafeBufferPointer(start: statistics + slot.offset, count: slot.count))
+        case .counters: return [Float(counters[slot.offset])]
+        }
+    }
+
+    /// The gradient of a trainable slot from the last `trainStep`.
+    public func gradient(of slot: ParameterSlot) -> [Float] {
+        precondition(slot.role.storage == .parameters, "only parameters have gradients")
+        return Array(UnsafeBufferPointer(start: gradients + slot.offset, count: slot.count))
+    }
+
+    /// Overwrites a float slot (tests, loading weights).
+    public func setValues(_ values: [Float], of slot: ParameterSlot) {
+        precondition(values.count == slot.count, "size mismatch for \(slot.name)")
+        switch slot.role.storage {
+        case .parameters: (parameters + slot.offset).update(from: values, count: slot.count)
+        case .statistics: (statistics + slot.offset).update(from: values, count: slot.count)
+        case .counters: counters[slot.offset] = Int64(values[0])
+        }
+    }
+
+    /// The int64 counter of a `num_batches_tracked` slot.
+    public func counter(of slot: ParameterSlot) -> Int64 {
+        precondition(slot.role.storage == .counters, "not a counter")
+        return counters[slot.offset]
+    }
+}
+
+/// Sets the number of threads OpenBLAS uses for every GEMM.
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(count))
+}
+
+private struct UpdateGroup {
+    var offset: Int
+    var count: Int
+    var weightDecay: Double
+}
+
+private struct Blocks {
+    var parameters: UnsafeMutablePointer<Float>
+    var gradients: UnsafeMutablePointer<Float>
+    var statistics: UnsafeMutablePointer<Float>
+    var counters: UnsafeMutablePointer<Int64>
+}
+
+private struct PlanIO {
+    var input: UnsafeMutablePointer<Float>
+    var labels: UnsafeMutablePointer<Int32>
+}
+
+/// One step's pointers into the arena and the parameter blocks, resolved once from the plan.
+private struct StepBinding {
+    var op: Op
+    var outputPerExample: Int
+    var input: UnsafeMutablePointer<Float>
+    var output: UnsafeMutablePointer<Float>
+    var inputGradient: UnsafeMutablePointer<Float>?
+    var outputGradient: UnsafeMutablePointer<Float>?
+    var columns: UnsafeMutablePointer<Float>?
+    var backwardColumns: UnsafeMutablePointer<Float>?
+    var imagesPerChunk: Int
+    var indices: UnsafeMutablePointer<Int32>?
+    var mask: UnsafeMutablePointer<Float>?
+    var mean: UnsafeMutablePointer<Float>?
+    var invStd: UnsafeMutablePointer<Float>?
+    var weight: UnsafeMutablePointer<Float>?
+    var bias: UnsafeMutablePointer<Float>?
+    var weightGradient: UnsafeMutablePointer<Float>?
+    var biasGradient: UnsafeMutablePointer<Float>?
+    var runningMean: UnsafeMutablePointer<Float>?
+    var runningVar: UnsafeMutablePointer<Float>?
+    var counter: UnsafeMutablePointer<Int64>?
+}
+
+private func floatPointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, _ id: Int) -> UnsafeMutablePointer<Float> {
+    (arena + plan.tensors[id].offset).assumingMemoryBound(to: Float.self)
+}
+
+private func int32Pointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, _ id: Int) -> UnsafeMutablePointer<Int32> {
+    (arena + plan.tensors[id].offset).assumingMemoryBound(to: Int32.self)
+}
+
+private func planIO(_ plan: BufferPlan, arena: UnsafeMutableRawPointer) -> PlanIO {
+    PlanIO(input: floatPointer(arena, plan, plan.input), labels: int32Pointer(arena, plan, plan.labels))
+}
+
+private func bind(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer, blocks: Blocks) -> [StepBinding] {
+    graph.steps.enumerated().map { k, step in
+        let buffers = plan.steps[k]
+        let float = { (id: Int?) in id.map { floatPointer(arena, plan, $0) } }
+        func slot(_ role: SlotRole) -> ParameterSlot? { graph.slot(step: k, role) }
+        return StepBinding(
+            op: step.op,
+            outputPerExample: step.output.elementCount,
+            input: floatPointer(arena, plan, buffers.input),
+            output: floatPointer(arena, plan, buffers.output),
+            inputGradient: float(buffers.inputGradient),
+            outputGradient: float(buffers.outputGradient),
+            columns: float(buffers.columns),
+            backwardColumns: float(buffers.backwardColumns),
+            imagesPerChunk: buffers.imagesPerChunk ?? 1,
+            indices: buffers.saved[.poolIndices].map { int32Pointer(arena, plan, $0) },
+            mask: float(buffers.saved[.dropoutMask]),
+            mean: float(buffers.saved[.batchMean]),
+            invStd: float(buffers.saved[.batchInvStd]),
+            weight: slot(.weight).map { blocks.parameters + $0.offset },
+            bias: slot(.bias).map { blocks.parameters + $0.offset },
+            weightGradient: slot(.weight).map { blocks.gradients + $0.offset },
+            biasGradient: slot(.bias).map { blocks.gradients + $0.offset },
+            runningMean: slot(.runningMean).map { blocks.statistics + $0.offset },
+            runningVar: slot(.runningVar).map { blocks.statistics + $0.offset },
+            counter: slot(.numBatchesTracked).map { blocks.counters + $0.offset })
+    }
+}
+
+private func fillUniform(_ values: UnsafeMutablePointer<Float>, count: Int, bound: Float, _ generator: inout SeededGenerator) {
+    for i in 0..<count {
+        values[i] = generator.nextFloat(in: -bound, bound)
+    }
+}
+
+private func copyUnlessSame(_ from: UnsafePointer<Float>, _ to: UnsafeMutablePointer<Float>, count: Int) {
+    if UnsafePointer(to) != from {
+        to.update(from: from, count: count)
+    }
+}
