@@ -274,7 +274,7 @@ public struct SpecDecoder {
         var args = Arguments(layer: canonical, layerLocation: nameNode.location)
         if let arguments, !arguments.isNull {
             guard let entries = mapping(arguments, what: "the arguments of \(canonical)",
-                                        hint: "write e.g. `- \(canonical): {name: my_layer}`") else {
+                                        hint: "write arguments as `- \(canonical): {key: value, …}`") else {
                 return result
             }
             args.entries = entries

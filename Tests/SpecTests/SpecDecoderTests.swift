@@ -374,4 +374,29 @@ final class SpecDecoderTests: XCTestCase {
         XCTAssertEqual(rendered("# nothing here\n"), "model.yaml: error: the file is empty; a spec needs at least `layers:`\n")
         XCTAssertEqual(rendered("---\n"), "model.yaml: error: the file is empty; a spec needs at least `layers:`\n")
     }
+
+    func testOddShapes() {
+        XCTAssertEqual(rendered("layers: [Conv2D: 5]\n"), """
+        model.yaml:1:18: error: the arguments of Conv2D must be a mapping, got '5'
+        layers: [Conv2D: 5]
+                         ^
+        hint: write arguments as `- Conv2D: {key: value, …}`
+
+        """)
+        let messages = [
+            "layers: [ReLU]\ntrain: 5\n": "'train' must be a mapping, got '5'",
+            "layers: [ReLU]\ntrain: {optimizer: {lr: 0.1}}\n": "'optimizer' needs 'name'",
+            "layers: [Linear: {out_features: 99999999999999999999999}]\n": "'out_features' is too large, got '99999999999999999999999'",
+            "layers: [[ReLU]]\n": "a layer must be a name or `Name: {arguments}`, got a list",
+            "layers: {a: b}\n": "'layers' must be a list, got a mapping",
+            "layers: [{}]\n": "empty layer item",
+            "layers: [Dropout: {p: .nan}]\n": "'p' must be a number, got '.nan'",
+            "layers: [BatchNorm2D: {eps: 0, momentum: 1.5}]\n": "'eps' must be greater than 0, got 0",
+        ]
+        for (text, message) in messages {
+            let result = parsed(text)
+            XCTAssertNil(result.spec, text)
+            XCTAssertEqual(result.diagnostics.first?.message, message, text)
+        }
+    }
 }
