@@ -61,8 +61,14 @@ public struct SourceFile: Sendable {
     public init(path: String, text: String) {
         self.path = path
         self.text = text
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Swift reads "\r\n" as one Character; split on every break libyaml counts as a line.
+        self.lines = text.split(omittingEmptySubsequences: false) { character in
+            SourceFile.lineBreaks.contains(character)
+        }
     }
+
+    /// The line terminators YAML recognises: LF, CRLF, CR, NEL, LS and PS.
+    private static let lineBreaks: Set<Character> = ["\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"]
 
     /// The 1-based line `number` without its line terminator, if the file has it.
     public func line(_ number: Int) -> Substring? {

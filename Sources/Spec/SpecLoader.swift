@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The outcome of reading and decoding one spec file.
+public struct SpecParseResult: Sendable {
+    /// The text that was parsed (empty when the file could not be read).
+    public var source: SourceFile
+    /// The decoded spec; nil when any error was found.
+    public var spec: ModelSpec?
+    /// Every problem found, sorted by location; problems without a location come first.
+    public var diagnostics: [Diagnostic]
+
+    public init(source: SourceFile, spec: ModelSpec?, diagnostics: [Diagnostic]) {
+        self.source = source
+        self.spec = spec
+        self.diagnostics = diagnostics
+    }
+
+    /// True when at least one diagnostic is an error.
+    public var hasErrors: Bool {
+        diagnostics.contains { $0.severity == .error }
+    }
+
+    /// All diagnostics rendered with `SourceFile.render`, concatenated.
+    public var renderedDiagnostics: String {
+        diagnostics.map { source.render($0) }.joined()
+    }
+}
+
+/// The largest spec file cnnc reads: 1 MiB.
+public let maxSpecFileSize = 1 << 20
+
+/// Parses and decodes the spec in `source`. The default model name is the file name
+/// without its extension. Never crashes on bad input.
+public func parseSpec(_ source: SourceFile) -> SpecParseResult {
+    let parsed = YAMLParser.parse(source.text)
+    guard let root = parsed.root else {
+        return SpecParseResult(source: source, spec: nil, diagnostics: sortedDiagnostics(parsed.diagnostics))
+    }
+    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path))
+    let spec = decoder.decode(root)
+    let diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
+    let failed = diagnostics.contains { $0.severity == .error }
+    return SpecParseResult(source: source, spec: failed ? nil : spec, diagnostics: diagnostics)
+}
+
+/// Reads the file at `path` and parses it with `parseSpec`.
+///
+/// Files that cannot be read, are larger than 1 MiB, or are not UTF-8 text produce a single
+/// location-less error and are not parsed.
+public func loadSpec(path: String) -> SpecParseResult {
+    let empty = SourceFile(path: path, text: "")
+    switch readSpecFile(path) {
+    case .failure(let diagnostic):
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [diagnostic])
+    case .success(let bytes):
+        if bytes.contains(0) {
+            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.utf8.elementsEqual(bytes) else {
+            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+        }
+        return parseSpec(SourceFile(path: path, text: text))
+    }
+}
+
+private let notText = Diagnostic.error(at: nil, "file is not UTF-8 text (binary?)")
+
+/// `dir/mnist-cnn.yaml` → `mnist-cnn`.
+func modelName(fromPath path: String) -> String {
+    let file = path.split(separator: "/").last.map(String.init) ?? path
+    guard let dot = file.lastIndex(of: "."), dot != file.startIndex else {
+        return file
+    }
+    return String(file[..<dot])
+}
+
+/// Stable sort: location-less diagnostics first, then by line and column.
+func sortedDiagnostics(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    let indexed = diagnostics.enumerated().sorted { a, b in
+        switch (a.element.location, b.element.location) {
+        case (nil, nil):
+            return a.offset < b.offset
+        case (nil, _):
+            return true
+        case (_, nil):
+            return false
+        case (let left?, let right?):
+            if left != right {
+                return left < right
+            }
+            return a.offset < b.offset
+        }
+    }
+    return indexed.map(\.element)
+}
+
+private enum ReadOutcome {
+    case success([UInt8])
+    case failure(Diagnostic)
+}
+
+/// Reads the whole file with POSIX calls so the failure reason is the system's own words.
+private func readSpecFile(_ path: String) -> ReadOutcome {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else {
+        return .failure(cannotRead(errno))
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+        return .failure(cannotRead(errno))
+    }
+    if (info.st_mode & S_IFMT) == S_IFDIR {
+        return .failure(cannotRead(EISDIR))
+    }
+    let size = Int(info.st_size)
+    if size > maxSpecFileSize {
+        return .failure(.error(at: nil, "file is \(megabytes(size)) MB; a spec must be under 1 MiB"))
+    }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { buffer in
+            read(descriptor, buffer.baseAddress, buffer.count)
+        }
+        if count < 0 {
+            if errno == EINTR {
+                continue
+            }
+            return .failure(cannotRead(errno))
+        }
+        if count == 0 {
+            break
+        }
+        bytes.append(contentsOf: chunk[0..<count])
+        if bytes.count > maxSpecFileSize {
+            return .failure(.error(at: nil, "file is over 1 MiB; a spec must be under 1 MiB"))
+        }
+    }
+    return .success(bytes)
+}
+
+private func cannotRead(_ code: Int32) -> Diagnostic {
+    let reason = strerror(code).map { String(cString: $0) } ?? "error \(code)"
+    return .error(at: nil, "cannot read file: \(reason)")
+}
+
+/// Decimal megabytes with one decimal: 10_000_000 → "10.0".
+private func megabytes(_ bytes: Int) -> String {
+    let tenths = (bytes + 50_000) / 100_000
+    return "\(tenths / 10).\(tenths % 10)"
+}
