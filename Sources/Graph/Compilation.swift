@@ -1,0 +1,46 @@
+import Spec
+
+/// A spec file taken as far as it goes: parsed, decoded, and compiled into a graph, with every
+/// diagnostic from each stage.
+public struct Compilation: Sendable {
+    public var source: SourceFile
+    public var spec: ModelSpec?
+    public var graph: Graph?
+    public var diagnostics: [Diagnostic]
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// Every diagnostic rendered as `file:line:col: severity: message`, source line, caret, hint.
+    public var renderedDiagnostics: String {
+        diagnostics.map(source.render).joined()
+    }
+
+    /// Loads and compiles the spec at `path`. `dropout` sets p of every Dropout layer.
+    public static func compile(path: String, dropout: Double? = nil) -> Compilation {
+        let parsed = loadSpec(path: path)
+        return compile(parsed, dropout: dropout)
+    }
+
+    /// Compiles spec text held in memory (tests, tools).
+    public static func compile(source: SourceFile, dropout: Double? = nil) -> Compilation {
+        compile(parseSpec(source), dropout: dropout)
+    }
+
+    private static func compile(_ parsed: SpecParseResult, dropout: Double?) -> Compilation {
+        guard var spec = parsed.spec, !parsed.hasErrors else {
+            return Compilation(source: parsed.source, spec: nil, graph: nil, diagnostics: parsed.diagnostics)
+        }
+        if let dropout {
+            spec = spec.settingDropout(dropout)
+        }
+        let (graph, graphDiagnostics) = Graph.compile(spec)
+        let all = (parsed.diagnostics + graphDiagnostics).sorted { a, b in
+            switch (a.location, b.location) {
+            case (nil, .some): return true
+            case let (.some(x), .some(y)): return x < y
+            default: return false
+            }
+        }
+        return Compilation(source: parsed.source, spec: spec, graph: graph, diagnostics: all)
+    }
+}

@@ -1,0 +1,1 @@
+public let cnncVersion = "0.1.0"

@@ -1,0 +1,6 @@
+import ArgumentParser
+import Runtime
+
+struct Bench: ParsableCommand {
+    func run() throws {}
+}

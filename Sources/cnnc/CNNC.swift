@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+@main
+struct CNNC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnnc",
+        abstract: "Compile, check and train small CNNs described in YAML, on MNIST.",
+        version: cnncVersion,
+        subcommands: [Check.self, Train.self, Sweep.self, Bench.self])
+
+    /// Exit codes: 0 success, 1 an invalid spec or a failed run, 2 misuse of the command line.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                Foundation.exit(0)
+            }
+            if !message.isEmpty {
+                printError(message)
+            }
+            let isUsage = code == .validationFailure || error is ValidationError
+            Foundation.exit(isUsage ? 2 : Int32(code.rawValue))
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate specs, infer every shape, count parameters and plan memory.",
+        discussion: "Exit status: 0 when every spec is valid (warnings allowed), 1 when any is invalid, 2 on misuse.")
+
+    @Argument(help: "Spec files (YAML).")
+    var files: [String]
+
+    @Option(help: "Batch size for the training memory plan (default: the spec's, else 32).")
+    var batchSize: Int?
+
+    @Flag(help: "Print the facts as JSON (an object for one file, an array for several).")
+    var json = false
+
+    @Flag(help: "List every tensor of the training plan with its lifetime and arena offset.")
+    var plan = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one spec file") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        var failed = false
+        var reports: [JSON] = []
+        for (i, file) in files.enumerated() {
+            let compilation = Compilation.compile(path: file)
+            failed = failed || compilation.hasErrors
+            let summary = compilation.graph.map { graph in
+                ModelSummary(graph: graph, train: compilation.spec?.train ?? TrainSpec(), batchSize: batchSize)
+            }
+            if json {
+                reports.append(checkJSON(file: file, compilation: compilation, summary: summary))
+                continue
+            }
+            printError(compilation.renderedDiagnostics, terminator: "")
+            if let summary {
+                if i > 0 { print() }
+                print(summary.rendered(file: file))
+                if plan { print(summary.renderedPlan()) }
+            }
+        }
+        if json {
+            let value = reports.count == 1 ? reports[0] : .array(reports)
+            print(value.rendered(pretty: true))
+        }
+        if failed { throw ExitCode.failure }
+    }
+}
+
+/// The facts `check` reports about a valid graph: counts and both memory plans.
+struct ModelSummary {
+    var graph: Graph
+    var optimizer: OptimizerSettings
+    var training: BufferPlan
+    var evaluation: BufferPlan
+    var memory: ParameterMemory
+
+    init(graph: Graph, train: TrainSpec, batchSize: Int?) {
+        self.graph = graph
+        let settings = TrainingSettings.resolve(spec: train, overrides: TrainingOverrides(batchSize: batchSize),
+                                                threads: 1, validation: 0, limit: nil)
+        optimizer = settings.optimizer
+        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize)
+        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch)
+        memory = ParameterMemory(graph: graph, optimizer: optimizer)
+    }
+
+    func rendered(file: String) -> String {
+        var table = TextTable(headers: ["#", "name", "layer", "output", "params", "MACs"], rightAligned: [0, 4, 5])
+        table.rows.append(["", "input", "", graph.input.description, "", ""])
+        for step in graph.steps {
+            table.rows.append([String(step.index), step.name, step.op.kindName, step.output.description,
+                               groupedThousands(step.op.parameterCount), groupedThousands(step.op.macs)])
+        }
+        let params = graph.parameterCount
+        let macs = graph.macsPerExample
+        var out = "\(graph.name) (\(file))\n\n"
+        out += table.rendered(indent: "  ")
+        out += "\n"
+        out += "  parameters  \(groupedThousands(params)) (\(groupedThousands(Graph.parameterLimit - params)) under the limit of fewer than \(groupedThousands(Graph.parameterLimit)))\n"
+        out += "  MACs        \(groupedThousands(macs)) per image forward; \(formatCount(Double(macs) * 60_000)) per 60,000-image epoch\n"
+        out += "\n  memory (training at batch \(training.batchSize), \(optimizer.kind.rawValue))\n"
+        out += "    parameters      \(formatBytes(memory.parameters))\n"
+        out += "    gradients       \(formatBytes(memory.gradients))\n"
+        out += "    optimizer state \(formatBytes(memory.optimizerState))\n"
+        out += "    running stats   \(formatBytes(memory.statistics))\n"
+        let saving = Double(training.naiveBytes) / Double(max(training.arenaBytes, 1))
+        out += "    training arena  \(formatBytes(training.arenaBytes)) (\(groupedThousands(training.arenaBytes)) bytes; "
+            + "\(formatBytes(training.naiveBytes)) without reuse, \(formatFixed(saving, digits: 1))× smaller)\n"
+        out += "    eval arena      \(formatBytes(evaluation.arenaBytes)) at batch \(evaluation.batchSize) "
+            + "(\(formatBytes(evaluation.naiveBytes)) without reuse)\n"
+        out += "    total           \(formatBytes(memory.total + training.arenaBytes + evaluation.arenaBytes))"
+        return out
+    }
+
+    func renderedPlan() -> String {
+        var table = TextTable(headers: ["tensor", "role", "elements", "bytes", "offset", "live"], rightAligned: [2, 3, 4])
+        for tensor in training.tensors.sorted(by: { ($0.offset, $0.id) < ($1.offset, $1.id) }) {
+            let alias = tensor.aliasOf.map { " = \(training.tensors[$0].name)" } ?? ""
+            table.rows.append([tensor.name + alias, tensor.role.rawValue, groupedThousands(tensor.elementCount),
+                               groupedThousands(tensor.bytes), groupedThousands(tensor.offset),
+                               "\(tensor.firstUse)–\(tensor.lastUse)"])
+        }
+        var out = "\n  training plan at batch \(training.batchSize): schedule positions\n"
+        for (time, label) in training.schedule.enumerated() {
+            out += "    \(time): \(label)\n"
+        }
+        out += "\n" + table.rendered(indent: "  ")
+        return out
+    }
+}
+
+/// `check --json`: a stable, machine-readable form of the summary and the diagnostics.
+func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -> JSON {
+    let diagnostics = JSON.array(compilation.diagnostics.map { diagnostic in
+        .object([
+            ("severity", .string(diagnostic.severity.rawValue)),
+            ("file", .string(file)),
+            ("line", diagnostic.location.map { .int($0.line) } ?? .null),
+            ("column", diagnostic.location.map { .int($0.column) } ?? .null),
+            ("message", .string(diagnostic.message)),
+            ("hint", diagnostic.hint.map { .string($0) } ?? .null),
+        ])
+    })
+    guard let summary else {
+        return .object([
+            ("file", .string(file)),
+            ("valid", .bool(false)),
+            ("name", compilation.spec.map { .string($0.name) } ?? .null),
+            ("diagnostics", diagnostics),
+        ])
+    }
+    let graph = summary.graph
+    let layers = JSON.array(graph.steps.map { step in
+        .object([
+            ("index", .int(step.index)),
+            ("name", .string(step.name)),
+            ("kind", .string(step.op.kindName)),
+            ("input_shape", .array(step.input.dims.map { .int($0) })),
+            ("output_shape", .array(step.output.dims.map { .int($0) })),
+            ("params", .int(step.op.parameterCount)),
+            ("macs", .int(step.op.macs)),
+            ("line", .int(step.location.line)),
+            ("implicit", .bool(step.isImplicit)),
+        ])
+    })
+    let slots = JSON.array(graph.slots.map { slot in
+        .object([
+            ("name", .string(slot.name)),
+            ("shape", .array(slot.shape.map { .int($0) })),
+            ("dtype", .string(slot.role.storage == .counters ? "int64" : "float32")),
+            ("trainable", .bool(slot.role.storage == .parameters)),
+            ("offset", .int(slot.offset)),
+        ])
+    })
+    let memory = JSON.object([
+        ("batch_size", .int(summary.training.batchSize)),
+        ("optimizer", .string(summary.optimizer.kind.rawValue)),
+        ("parameter_bytes", .int(summary.memory.parameters)),
+        ("gradient_bytes", .int(summary.memory.gradients)),
+        ("optimizer_state_bytes", .int(summary.memory.optimizerState)),
+        ("statistics_bytes", .int(summary.memory.statistics)),
+        ("training_arena_bytes", .int(summary.training.arenaBytes)),
+        ("training_naive_bytes", .int(summary.training.naiveBytes)),
+        ("evaluation_batch_size", .int(summary.evaluation.batchSize)),
+        ("evaluation_arena_bytes", .int(summary.evaluation.arenaBytes)),
+        ("evaluation_naive_bytes", .int(summary.evaluation.naiveBytes)),
+    ])
+    return .object([
+        ("file", .string(file)),
+        ("valid", .bool(true)),
+        ("name", .string(graph.name)),
+        ("params", .int(graph.parameterCount)),
+        ("macs", .int(graph.macsPerExample)),
+        ("input", .array(graph.input.dims.map { .int($0) })),
+        ("output", .string(graph.outputsProbabilities ? "probabilities" : "logits")),
+        ("layers", layers),
+        ("state_dict", slots),
+        ("memory", memory),
+        ("diagnostics", diagnostics),
+    ])
+}

@@ -1,0 +1,6 @@
+import ArgumentParser
+import Runtime
+
+struct Sweep: ParsableCommand {
+    func run() throws {}
+}

@@ -1,0 +1,6 @@
+import ArgumentParser
+import Runtime
+
+struct Train: ParsableCommand {
+    func run() throws {}
+}
