@@ -1,0 +1,215 @@
+import Foundation
+
+/// One of the four standard MNIST files.
+public struct MNISTFile: Sendable, Hashable {
+    /// Whether a file holds images or labels.
+    public enum Kind: Sendable, Hashable {
+        /// An IDX3 file of 28x28 images.
+        case images
+        /// An IDX1 file of labels.
+        case labels
+    }
+
+    /// File name without the `.gz` extension, e.g. `train-images-idx3-ubyte`.
+    public let stem: String
+    /// Images or labels.
+    public let kind: Kind
+    /// Number of images or labels the file holds.
+    public let count: Int
+    /// Lowercase hex SHA-256 of the decompressed file.
+    public let sha256: String
+
+    /// Creates a file description.
+    public init(stem: String, kind: Kind, count: Int, sha256: String) {
+        self.stem = stem
+        self.kind = kind
+        self.count = count
+        self.sha256 = sha256
+    }
+
+    /// The compressed file name, `stem + ".gz"`.
+    public var gzipName: String { stem + ".gz" }
+
+    /// The 60,000 training images.
+    public static let trainImages = MNISTFile(
+        stem: "train-images-idx3-ubyte", kind: .images, count: 60000,
+        sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db")
+    /// The 60,000 training labels.
+    public static let trainLabels = MNISTFile(
+        stem: "train-labels-idx1-ubyte", kind: .labels, count: 60000,
+        sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5")
+    /// The 10,000 test images.
+    public static let testImages = MNISTFile(
+        stem: "t10k-images-idx3-ubyte", kind: .images, count: 10000,
+        sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7")
+    /// The 10,000 test labels.
+    public static let testLabels = MNISTFile(
+        stem: "t10k-labels-idx1-ubyte", kind: .labels, count: 10000,
+        sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")
+
+    /// All four files, in the order train images, train labels, test images, test labels.
+    public static let all: [MNISTFile] = [trainImages, trainLabels, testImages, testLabels]
+
+    /// Returns the path of this file inside `directory`: `STEM.gz` if present, else `STEM`,
+    /// or `nil` when neither exists.
+    public func locate(in directory: String) -> String? {
+        for name in [gzipName, stem] {
+            let path = joinPath(directory, name)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+                return path
+            }
+        }
+        return nil
+    }
+
+    /// Reads this file from `directory` (compressed or not), decompresses it and, when `verify`
+    /// is true, checks the SHA-256 of the decompressed bytes.
+    ///
+    /// - Returns: the path that was read and the decompressed bytes.
+    /// - Throws: ``DataError/missingFile(directory:stem:tried:)``,
+    ///   ``DataError/checksumMismatch(path:expected:actual:)`` or a read/gzip error.
+    public func readVerified(in directory: String, verify: Bool = true) throws -> (path: String, bytes: [UInt8]) {
+        guard let path = locate(in: directory) else {
+            throw DataError.missingFile(directory: directory, stem: stem,
+                                        tried: [joinPath(directory, gzipName), joinPath(directory, stem)])
+        }
+        let bytes = try readMaybeGzip(path: path)
+        if verify {
+            let actual = sha256Hex(bytes)
+            guard actual == sha256 else {
+                throw DataError.checksumMismatch(path: path, expected: sha256, actual: actual)
+            }
+        }
+        return (path, bytes)
+    }
+}
+
+/// Joins a directory and a file name with exactly one `/`.
+func joinPath(_ directory: String, _ name: String) -> String {
+    if directory.isEmpty { return name }
+    return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+}
+
+/// The MNIST data set, normalised and ready for training.
+///
+/// Images are stored as `count * 784` floats (28x28, row-major), each pixel normalised as
+/// `(x / 255 - mean) / std` with ``MNIST/mean`` = 0.1307 and ``MNIST/std`` = 0.3081.
+public struct MNIST: Sendable {
+    /// Mean pixel intensity (in [0, 1]) of the training set, used for normalisation.
+    public static let mean: Float = 0.1307
+    /// Standard deviation of pixel intensities of the training set, used for normalisation.
+    public static let std: Float = 0.3081
+    /// Image height and width.
+    public static let side = 28
+    /// Pixels per image.
+    public static let pixelsPerImage = 784
+
+    /// `trainCount * 784` normalised training pixels.
+    public let trainImages: [Float]
+    /// `trainCount` training labels in `0...9`.
+    public let trainLabels: [Int32]
+    /// `testCount * 784` normalised test pixels.
+    public let testImages: [Float]
+    /// `testCount` test labels in `0...9`.
+    public let testLabels: [Int32]
+    /// Number of training examples.
+    public let trainCount: Int
+    /// Number of test examples.
+    public let testCount: Int
+
+    /// Creates a data set from already normalised arrays.
+    public init(trainImages: [Float], trainLabels: [Int32], testImages: [Float], testLabels: [Int32]) {
+        precondition(trainImages.count == trainLabels.count * MNIST.pixelsPerImage)
+        precondition(testImages.count == testLabels.count * MNIST.pixelsPerImage)
+        self.trainImages = trainImages
+        self.trainLabels = trainLabels
+        self.testImages = testImages
+        self.testLabels = testLabels
+        self.trainCount = trainLabels.count
+        self.testCount = testLabels.count
+    }
+
+    /// Normalises raw pixels: `(x / 255 - mean) / std`.
+    public static func normalize(_ pixels: [UInt8]) -> [Float] {
+        var table = [Float](repeating: 0, count: 256)
+        for i in 0..<256 { table[i] = (Float(i) / 255 - mean) / std }
+        return table.withUnsafeBufferPointer { t in
+            [Float](unsafeUninitializedCapacity: pixels.count) { out, initialized in
+                pixels.withUnsafeBufferPointer { src in
+                    for i in 0..<src.count { out[i] = t[Int(src[i])] }
+                }
+                initialized = pixels.count
+            }
+        }
+    }
+
+    /// Loads the four MNIST files from `directory`.
+    ///
+    /// For each file `STEM.gz` is preferred, then the uncompressed `STEM`. With `verify` (the
+    /// default) the SHA-256 of every decompressed file must match ``MNISTFile/sha256`` and the
+    /// counts must be the standard ones; without it only the IDX structure, 28x28 images and
+    /// matching image/label counts are checked.
+    ///
+    /// - Throws: ``DataError`` naming the offending file.
+    public static func load(directory: String, verify: Bool = true) throws -> MNIST {
+        let files = MNISTFile.all
+        // Decompress and hash the four files concurrently; each slot is written by one iteration.
+        var results = [Result<(path: String, bytes: [UInt8]), Error>?](repeating: nil, count: files.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            let base = slots
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                base[i] = Result { try files[i].readVerified(in: directory, verify: verify) }
+            }
+        }
+        var loaded: [(path: String, bytes: [UInt8])] = []
+        for r in results {
+            guard let r else { throw DataError.cannotRead(path: directory, reason: "internal error: file not loaded") }
+            loaded.append(try r.get())
+        }
+        let trainImg = try IDXImages.parse(loaded[0].bytes, name: loaded[0].path)
+        let trainLab = try IDXLabels.parse(loaded[1].bytes, name: loaded[1].path)
+        let testImg = try IDXImages.parse(loaded[2].bytes, name: loaded[2].path)
+        let testLab = try IDXLabels.parse(loaded[3].bytes, name: loaded[3].path)
+        loaded.removeAll()
+
+        for (images, path) in [(trainImg, files[0]), (testImg, files[2])] where images.rows != side || images.cols != side {
+            throw DataError.badDimensions(path: path.locate(in: directory) ?? path.stem,
+                                          reason: "images are \(images.rows)x\(images.cols), expected 28x28")
+        }
+        let pairs: [(IDXImages, IDXLabels, MNISTFile, MNISTFile)] = [
+            (trainImg, trainLab, files[0], files[1]), (testImg, testLab, files[2], files[3]),
+        ]
+        for (images, labels, imageFile, labelFile) in pairs {
+            let labelPath = labelFile.locate(in: directory) ?? labelFile.stem
+            if images.count != labels.count {
+                throw DataError.inconsistent(path: labelPath,
+                                             reason: "has \(labels.count) labels but '\(imageFile.stem)' has \(images.count) images")
+            }
+            if verify && labels.count != labelFile.count {
+                throw DataError.inconsistent(path: labelPath, reason: "has \(labels.count) entries, expected \(labelFile.count)")
+            }
+        }
+        return MNIST(trainImages: normalize(trainImg.pixels), trainLabels: trainLab.labels.map { Int32($0) },
+                     testImages: normalize(testImg.pixels), testLabels: testLab.labels.map { Int32($0) })
+    }
+
+    /// Resolves the data directory: the `--data DIR` flag if given, else `$CNNC_DATA`, else
+    /// `~/.cache/cnnc/mnist` (with `~` taken from `$HOME`, or the user's home directory).
+    ///
+    /// A leading `~/` in the flag or the variable is expanded the same way.
+    public static func resolveDirectory(flag: String?, environment: [String: String]) -> String {
+        let home: String = {
+            if let h = environment["HOME"], !h.isEmpty { return h }
+            return NSHomeDirectory()
+        }()
+        func expand(_ p: String) -> String {
+            if p == "~" { return home }
+            if p.hasPrefix("~/") { return joinPath(home, String(p.dropFirst(2))) }
+            return p
+        }
+        if let flag, !flag.isEmpty { return expand(flag) }
+        if let env = environment["CNNC_DATA"], !env.isEmpty { return expand(env) }
+        return joinPath(home, ".cache/cnnc/mnist")
+    }
+}
