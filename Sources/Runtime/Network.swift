@@ -64,6 +64,8 @@ public final class Network {
     private let updateGroups: [UpdateGroup]
     /// Optimizer steps taken.
     public private(set) var stepCount = 0
+    /// When set, every forward and backward pass adds each step's seconds to it (benchmarks).
+    public var profile: LayerProfile?
     private var dropoutGenerator: SeededGenerator
 
     public init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings, seed: UInt64) {
@@ -136,17 +138,26 @@ public final class Network {
         stepCount = 0
     }
 
-    /// Copies examples `indices[0..<count]` of a dataset into a plan's input and labels tensors.
-    /// - images: [N, C·H·W] (one example's features contiguous); labels: [N]
-    private func gather(_ binding: PlanIO, images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+    /// Copies examples `indices[0..<count]` of a dataset into a plan's input and labels tensors,
+    /// converting to the CBHW layout.
+    private func gather(_ binding: PlanIO, images: ImageSource, labels: UnsafePointer<Int32>,
                         indices: UnsafePointer<Int32>, count: Int) {
         let features = graph.input.elementCount
         let channels = graph.input.dims[0]
         let planeSize = features / channels
         for b in 0..<count {
-            let example = images + Int(indices[b]) * features
+            let example = Int(indices[b]) * features
             for c in 0..<channels {
-                (binding.input + (c * count + b) * planeSize).update(from: example + c * planeSize, count: planeSize)
+                let to = binding.input + (c * count + b) * planeSize
+                switch images {
+                case let .floats(values):
+                    to.update(from: values + example + c * planeSize, count: planeSize)
+                case let .bytes(pixels, table):
+                    let from = pixels + example + c * planeSize
+                    for i in 0..<planeSize {
+                        to[i] = table[Int(from[i])]
+                    }
+                }
             }
             binding.labels[b] = labels[Int(indices[b])]
         }
@@ -154,7 +165,7 @@ public final class Network {
 
     /// One training step on `count` examples (count ≤ the plan's batch size): forward, fused
     /// loss, backward, optimizer update. Returns the summed loss and the correct predictions.
-    public func trainStep(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+    public func trainStep(images: ImageSource, labels: UnsafePointer<Int32>,
                           indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
         let result = computeGradients(images: images, labels: labels, indices: indices, count: count)
         update()
@@ -163,7 +174,7 @@ public final class Network {
 
     /// Forward, fused loss and backward on `count` examples, leaving the gradients of the mean
     /// loss in the gradient block; no update. Returns the summed loss and the correct predictions.
-    public func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+    public func computeGradients(images: ImageSource, labels: UnsafePointer<Int32>,
                                  indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
         precondition(count >= 1 && count <= trainingPlan.batchSize, "batch larger than the plan")
         let io = planIO(trainingPlan, arena: trainingArena)
@@ -182,7 +193,7 @@ public final class Network {
 
     /// Predictions for `count` examples (count ≤ the evaluation plan's batch size), in
     /// evaluation mode. Returns how many match their labels.
-    public func evaluate(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+    public func evaluate(images: ImageSource, labels: UnsafePointer<Int32>,
                          indices: UnsafePointer<Int32>, count: Int) -> Int {
         precondition(count >= 1 && count <= evaluationPlan.batchSize, "batch larger than the plan")
         let io = planIO(evaluationPlan, arena: evaluationArena)
@@ -192,13 +203,31 @@ public final class Network {
         return countCorrect(scores: last.output, labels: io.labels, batch: count, classes: Graph.classCount)
     }
 
+    /// Float-image conveniences (tests, benchmarks): images are [N, C·H·W] network inputs.
+    public func trainStep(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                          indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+        trainStep(images: .floats(images), labels: labels, indices: indices, count: count)
+    }
+
+    public func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                 indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+        computeGradients(images: .floats(images), labels: labels, indices: indices, count: count)
+    }
+
+    public func evaluate(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                         indices: UnsafePointer<Int32>, count: Int) -> Int {
+        evaluate(images: .floats(images), labels: labels, indices: indices, count: count)
+    }
+
     /// The evaluation plan's output for the last `evaluate` call: [count, 10] scores.
     public var lastEvaluationOutput: UnsafePointer<Float>? {
         evaluationBindings.last.map { UnsafePointer($0.output) }
     }
 
     private func forward(_ bindings: [StepBinding], training: Bool, batch: Int) {
-        for binding in bindings {
+        for (k, binding) in bindings.enumerated() {
+            let started = profile == nil ? 0 : now()
+            defer { profile?.forward[k] += profile == nil ? 0 : now() - started }
             let count = batch * binding.outputPerExample
             switch binding.op {
             case let .conv2d(g):
@@ -242,8 +271,11 @@ public final class Network {
     }
 
     private func backward(_ bindings: [StepBinding], batch: Int) {
-        for binding in bindings.reversed() {
+        for k in stride(from: bindings.count - 1, through: 0, by: -1) {
+            let binding = bindings[k]
             guard let outputGradient = binding.outputGradient else { continue }
+            let started = profile == nil ? 0 : now()
+            defer { profile?.backward[k] += profile == nil ? 0 : now() - started }
             let inputGradient = binding.inputGradient
             let count = batch * binding.outputPerExample
             switch binding.op {
@@ -289,6 +321,8 @@ public final class Network {
 
     /// One optimizer step over every parameter with the gradients in the gradient block.
     public func update() {
+        let started = profile == nil ? 0 : now()
+        defer { profile?.update += profile == nil ? 0 : now() - started }
         stepCount += 1
         for group in updateGroups {
             let p = parameters + group.offset
@@ -339,9 +373,27 @@ public final class Network {
     }
 }
 
+/// Where a batch's images come from: network-ready floats, or bytes and a 256-entry table.
+public enum ImageSource {
+    case floats(UnsafePointer<Float>)
+    case bytes(UnsafePointer<UInt8>, table: UnsafePointer<Float>)
+}
+
 /// Sets the number of threads OpenBLAS uses for every GEMM.
 public func setBLASThreads(_ count: Int) {
     openblas_set_num_threads(Int32(count))
+}
+
+/// Seconds spent per step of the graph, forward and backward, and in the optimizer.
+public final class LayerProfile {
+    public var forward: [Double]
+    public var backward: [Double]
+    public var update = 0.0
+
+    public init(steps: Int) {
+        forward = Array(repeating: 0, count: steps)
+        backward = Array(repeating: 0, count: steps)
+    }
 }
 
 private struct UpdateGroup {

@@ -2,5 +2,78 @@ import ArgumentParser
 import Runtime
 
 struct Bench: ParsableCommand {
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Time training steps on synthetic data: per-layer forward/backward milliseconds and GFLOP/s.")
+
+    @Argument(help: "Spec file (YAML).")
+    var file: String
+
+    @Option(help: "Timed training steps.")
+    var steps = 50
+
+    @OptionGroup var training: TrainingFlags
+
+    @Flag(help: "Print the figures as JSON.")
+    var json = false
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+    }
+
+    func run() throws {
+        let compilation = Compilation.compile(path: file)
+        printError(compilation.renderedDiagnostics, terminator: "")
+        guard let graph = compilation.graph, let spec = compilation.spec else { throw ExitCode.failure }
+        let settings = TrainingSettings.resolve(spec: spec.train, overrides: training.overrides,
+                                                threads: training.resolvedThreads, validation: 0, limit: nil)
+        let result = runBenchmark(graph: graph, batchSize: settings.batchSize, steps: steps, threads: settings.threads,
+                                  optimizer: settings.optimizer, seed: settings.seed)
+        if json {
+            print(benchJSON(graph: graph, result: result).rendered(pretty: true))
+            return
+        }
+        print("\(graph.name): \(steps) training steps at batch \(result.batchSize), \(result.threads) threads, \(settings.optimizer.kind.rawValue)\n")
+        var table = TextTable(headers: ["#", "layer", "output", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s"],
+                              rightAligned: [0, 3, 4, 5, 6])
+        for (k, step) in graph.steps.enumerated() {
+            let flops = 2 * Double(step.op.macs) * Double(result.batchSize)
+            let forward = result.forwardMilliseconds[k]
+            let backward = result.backwardMilliseconds[k]
+            table.rows.append([String(step.index), step.op.kindName, step.output.description,
+                               formatFixed(forward, digits: 3), formatFixed(backward, digits: 3),
+                               flops > 0 ? formatFixed(flops / forward / 1e6, digits: 1) : "",
+                               flops > 0 && backward > 0 ? formatFixed(2 * flops / backward / 1e6, digits: 1) : ""])
+        }
+        let forwardTotal = result.forwardMilliseconds.reduce(0, +)
+        let backwardTotal = result.backwardMilliseconds.reduce(0, +)
+        table.rows.append(["", "total", "", formatFixed(forwardTotal, digits: 3), formatFixed(backwardTotal, digits: 3), "", ""])
+        print(table.rendered(indent: "  "))
+        let stepFlops = 6 * Double(graph.macsPerExample) * Double(result.batchSize)
+        print("  optimizer update  \(formatFixed(result.updateMilliseconds, digits: 3)) ms")
+        print("  training step     \(formatFixed(result.stepMilliseconds, digits: 3)) ms (\(formatFixed(stepFlops / result.stepMilliseconds / 1e6, digits: 1)) GFLOP/s counting 3× forward MACs)")
+        print("  throughput        \(formatFixed(result.imagesPerSecond, digits: 0)) images/s")
+        print("  projected epoch   \(formatFixed(result.projectedEpochSeconds, digits: 1)) s per 60,000 images (training steps only)")
+    }
+}
+
+func benchJSON(graph: Graph, result: BenchmarkResult) -> JSON {
+    .object([
+        ("name", .string(graph.name)),
+        ("batch_size", .int(result.batchSize)),
+        ("threads", .int(result.threads)),
+        ("steps", .int(result.steps)),
+        ("layers", .array(graph.steps.enumerated().map { k, step in
+            .object([
+                ("index", .int(step.index)),
+                ("kind", .string(step.op.kindName)),
+                ("forward_ms", .double(result.forwardMilliseconds[k])),
+                ("backward_ms", .double(result.backwardMilliseconds[k])),
+                ("macs", .int(step.op.macs)),
+            ])
+        })),
+        ("update_ms", .double(result.updateMilliseconds)),
+        ("step_ms", .double(result.stepMilliseconds)),
+        ("images_per_second", .double(result.imagesPerSecond)),
+        ("projected_epoch_seconds", .double(result.projectedEpochSeconds)),
+    ])
 }

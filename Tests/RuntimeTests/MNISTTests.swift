@@ -30,16 +30,17 @@ final class MNISTTests: XCTestCase {
         #endif
         XCTAssertEqual(mnist.trainCount, 60000)
         XCTAssertEqual(mnist.testCount, 10000)
-        XCTAssertEqual(mnist.trainImages.count, 60000 * 784)
-        XCTAssertEqual(mnist.testImages.count, 10000 * 784)
-        XCTAssertEqual(Array(mnist.trainLabels.prefix(10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
-        XCTAssertEqual(Array(mnist.testLabels.prefix(10)), [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
-        XCTAssertTrue(mnist.trainLabels.allSatisfy { (0...9).contains($0) })
+        XCTAssertEqual(mnist.train.pixels.count, 60000 * 784)
+        XCTAssertEqual(mnist.test.pixels.count, 10000 * 784)
+        XCTAssertEqual(Array(mnist.train.labels.prefix(10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
+        XCTAssertEqual(Array(mnist.test.labels.prefix(10)), [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
+        XCTAssertTrue(mnist.train.labels.allSatisfy { (0...9).contains($0) })
         // Background pixels map to -mean/std; the training mean of the normalised images is ~0.
-        XCTAssertEqual(mnist.trainImages[0], -0.1307 / 0.3081, accuracy: 1e-5)
-        let mean = mnist.trainImages.reduce(0.0) { $0 + Double($1) } / Double(mnist.trainImages.count)
+        let table = mnist.train.normalization
+        XCTAssertEqual(table[Int(mnist.train.pixels[0])], -0.1307 / 0.3081, accuracy: 1e-5)
+        let mean = mnist.train.pixels.reduce(0.0) { $0 + Double(table[Int($1)]) } / Double(mnist.train.pixels.count)
         XCTAssertEqual(mean, 0, accuracy: 0.01)
-        XCTAssertEqual(mnist.trainImages.max() ?? 0, (1 - 0.1307) / 0.3081, accuracy: 1e-5)
+        XCTAssertEqual(table[Int(mnist.train.pixels.max() ?? 0)], (1 - 0.1307) / 0.3081, accuracy: 1e-5)
     }
 
     func testNormalize() {
@@ -57,7 +58,7 @@ final class MNISTTests: XCTestCase {
         XCTAssertEqual(m.trainCount, 5)
         XCTAssertEqual(m.testCount, 3)
         XCTAssertEqual(m.testLabels, [0, 1, 2])
-        XCTAssertEqual(m.trainImages.count, 5 * 784)
+        XCTAssertEqual(m.train.pixels.count, 5 * 784)
         // A .gz next to the plain file wins.
         try writeSynthetic(to: dir, train: 7, test: 2, gzip: true)
         m = try MNIST.load(directory: dir, verify: false)

@@ -91,10 +91,8 @@ func joinPath(_ directory: String, _ name: String) -> String {
     return directory.hasSuffix("/") ? directory + name : directory + "/" + name
 }
 
-/// The MNIST data set, normalised and ready for training.
-///
-/// Images are stored as `count * 784` floats (28x28, row-major), each pixel normalised as
-/// `(x / 255 - mean) / std` with ``MNIST/mean`` = 0.1307 and ``MNIST/std`` = 0.3081.
+/// The MNIST data set. Pixels stay bytes (47 MB for the training set rather than 188 MB as
+/// floats); the runtime normalizes each batch as it gathers it, through `normalizationTable`.
 public struct MNIST: Sendable {
     /// Mean pixel intensity (in [0, 1]) of the training set, used for normalisation.
     public static let mean: Float = 0.1307
@@ -105,43 +103,26 @@ public struct MNIST: Sendable {
     /// Pixels per image.
     public static let pixelsPerImage = 784
 
-    /// `trainCount * 784` normalised training pixels.
-    public let trainImages: [Float]
-    /// `trainCount` training labels in `0...9`.
-    public let trainLabels: [Int32]
-    /// `testCount * 784` normalised test pixels.
-    public let testImages: [Float]
-    /// `testCount` test labels in `0...9`.
-    public let testLabels: [Int32]
-    /// Number of training examples.
-    public let trainCount: Int
-    /// Number of test examples.
-    public let testCount: Int
+    /// `(x / 255 − mean) / std` for every byte value x.
+    public static let normalizationTable: [Float] = (0..<256).map { (Float($0) / 255 - mean) / std }
 
-    /// Creates a data set from already normalised arrays.
-    public init(trainImages: [Float], trainLabels: [Int32], testImages: [Float], testLabels: [Int32]) {
-        precondition(trainImages.count == trainLabels.count * MNIST.pixelsPerImage)
-        precondition(testImages.count == testLabels.count * MNIST.pixelsPerImage)
-        self.trainImages = trainImages
-        self.trainLabels = trainLabels
-        self.testImages = testImages
-        self.testLabels = testLabels
-        self.trainCount = trainLabels.count
-        self.testCount = testLabels.count
+    public let train: LabeledImages
+    public let test: LabeledImages
+
+    public var trainCount: Int { train.count }
+    public var testCount: Int { test.count }
+
+    /// Creates a data set from raw pixels (`count * 784` bytes) and labels.
+    public init(trainPixels: [UInt8], trainLabels: [Int32], testPixels: [UInt8], testLabels: [Int32]) {
+        train = LabeledImages(pixels: trainPixels, labels: trainLabels, featuresPerExample: MNIST.pixelsPerImage,
+                              normalization: MNIST.normalizationTable)
+        test = LabeledImages(pixels: testPixels, labels: testLabels, featuresPerExample: MNIST.pixelsPerImage,
+                             normalization: MNIST.normalizationTable)
     }
 
     /// Normalises raw pixels: `(x / 255 - mean) / std`.
     public static func normalize(_ pixels: [UInt8]) -> [Float] {
-        var table = [Float](repeating: 0, count: 256)
-        for i in 0..<256 { table[i] = (Float(i) / 255 - mean) / std }
-        return table.withUnsafeBufferPointer { t in
-            [Float](unsafeUninitializedCapacity: pixels.count) { out, initialized in
-                pixels.withUnsafeBufferPointer { src in
-                    for i in 0..<src.count { out[i] = t[Int(src[i])] }
-                }
-                initialized = pixels.count
-            }
-        }
+        pixels.map { normalizationTable[Int($0)] }
     }
 
     /// Loads the four MNIST files from `directory`.
@@ -190,8 +171,8 @@ public struct MNIST: Sendable {
                 throw DataError.inconsistent(path: labelPath, reason: "has \(labels.count) entries, expected \(labelFile.count)")
             }
         }
-        return MNIST(trainImages: normalize(trainImg.pixels), trainLabels: trainLab.labels.map { Int32($0) },
-                     testImages: normalize(testImg.pixels), testLabels: testLab.labels.map { Int32($0) })
+        return MNIST(trainPixels: trainImg.pixels, trainLabels: trainLab.labels.map { Int32($0) },
+                     testPixels: testImg.pixels, testLabels: testLab.labels.map { Int32($0) })
     }
 
     /// Resolves the data directory: the `--data DIR` flag if given, else `$CNNC_DATA`, else

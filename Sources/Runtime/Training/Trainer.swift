@@ -1,19 +1,34 @@
 import Dispatch
 
-/// Images and labels, one example's C·H·W features contiguous.
+/// Images as bytes and their labels, one example's C·H·W pixels contiguous. The runtime turns
+/// bytes into network inputs through `normalization`, a 256-entry table, as it gathers a batch.
 public struct LabeledImages: Sendable {
-    public var images: [Float]
+    public var pixels: [UInt8]
     public var labels: [Int32]
     public var featuresPerExample: Int
+    public var normalization: [Float]
 
-    public init(images: [Float], labels: [Int32], featuresPerExample: Int) {
-        precondition(images.count == labels.count * featuresPerExample, "images and labels disagree")
-        self.images = images
+    public init(pixels: [UInt8], labels: [Int32], featuresPerExample: Int, normalization: [Float]) {
+        precondition(pixels.count == labels.count * featuresPerExample, "pixels and labels disagree")
+        precondition(normalization.count == 256, "the normalization table maps every byte")
+        self.pixels = pixels
         self.labels = labels
         self.featuresPerExample = featuresPerExample
+        self.normalization = normalization
     }
 
     public var count: Int { labels.count }
+
+    /// Calls `body` with the batch source the network gathers from.
+    func withSource<R>(_ body: (ImageSource, UnsafePointer<Int32>) -> R) -> R {
+        pixels.withUnsafeBufferPointer { pixelBuffer in
+            normalization.withUnsafeBufferPointer { table in
+                labels.withUnsafeBufferPointer { labelBuffer in
+                    body(.bytes(pixelBuffer.baseAddress!, table: table.baseAddress!), labelBuffer.baseAddress!)
+                }
+            }
+        }
+    }
 }
 
 /// Which training examples train and which validate. The validation examples are drawn by a
@@ -158,11 +173,8 @@ public final class Trainer {
                 let first = step * batch
                 let count = min(batch, order.count - first)
                 let result = order.withUnsafeBufferPointer { indices in
-                    train.images.withUnsafeBufferPointer { images in
-                        train.labels.withUnsafeBufferPointer { labels in
-                            network.trainStep(images: images.baseAddress!, labels: labels.baseAddress!,
-                                              indices: indices.baseAddress! + first, count: count)
-                        }
+                    train.withSource { images, labels in
+                        network.trainStep(images: images, labels: labels, indices: indices.baseAddress! + first, count: count)
                     }
                 }
                 guard result.loss.isFinite else {
@@ -199,15 +211,13 @@ public final class Trainer {
         var correct = 0
         let batch = settings.evaluationBatch
         indices.withUnsafeBufferPointer { indexBuffer in
-            data.images.withUnsafeBufferPointer { images in
-                data.labels.withUnsafeBufferPointer { labels in
-                    var first = 0
-                    while first < indexBuffer.count {
-                        let count = min(batch, indexBuffer.count - first)
-                        correct += network.evaluate(images: images.baseAddress!, labels: labels.baseAddress!,
-                                                    indices: indexBuffer.baseAddress! + first, count: count)
-                        first += count
-                    }
+            data.withSource { images, labels in
+                var first = 0
+                while first < indexBuffer.count {
+                    let count = min(batch, indexBuffer.count - first)
+                    correct += network.evaluate(images: images, labels: labels,
+                                                indices: indexBuffer.baseAddress! + first, count: count)
+                    first += count
                 }
             }
         }

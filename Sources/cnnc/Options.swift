@@ -1,0 +1,74 @@
+import ArgumentParser
+import Runtime
+
+/// Flags that shape a training run, shared by `train`, `sweep` and `bench`.
+struct TrainingFlags: ParsableArguments {
+    @Option(help: "Epochs (default: the spec's, else 10; 1 for sweeps).")
+    var epochs: Int?
+
+    @Option(help: "Examples per training step (default: the spec's, else 32).")
+    var batchSize: Int?
+
+    @Option(help: "Learning rate (default: the spec's, else 0.001 for adam, 0.01 for sgd).")
+    var lr: Double?
+
+    @Option(help: "adam or sgd (default: the spec's, else adam).")
+    var optimizer: String?
+
+    @Option(help: "SGD momentum (default: the spec's, else 0).")
+    var momentum: Double?
+
+    @Option(help: "L2 weight decay for layers without their own (default: the spec's, else 0).")
+    var weightDecay: Double?
+
+    @Option(help: "Random seed for initialization, shuffling and dropout (default: the spec's, else 0).")
+    var seed: UInt64?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
+        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be at least 0") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let optimizer, OptimizerKind(rawValue: optimizer.lowercased()) == nil {
+            throw ValidationError("--optimizer must be adam or sgd, got '\(optimizer)'")
+        }
+    }
+
+    var overrides: TrainingOverrides {
+        TrainingOverrides(epochs: epochs, batchSize: batchSize, optimizer: optimizer.flatMap { OptimizerKind(rawValue: $0.lowercased()) },
+                          lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed)
+    }
+
+    var resolvedThreads: Int { threads ?? availableCores() }
+}
+
+/// Where MNIST comes from, shared by `train` and `sweep`.
+struct DataFlags: ParsableArguments {
+    @Option(help: "MNIST directory (default: $CNNC_DATA, else ~/.cache/cnnc/mnist).")
+    var data: String?
+
+    @Flag(help: "Fail instead of downloading MNIST when it is missing.")
+    var noDownload = false
+
+    @Option(help: "Mirror to download MNIST from (repeatable; default: $CNNC_MNIST_MIRROR, else the torchvision mirrors).")
+    var mirror: [String] = []
+
+    @Option(help: "Train on the first N training images only (quick experiments).")
+    var limit: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+}
+
+/// Takes a `--dropout` value in [0, 1).
+func validateDropout(_ p: Double?) throws {
+    if let p, !(p >= 0 && p < 1) {
+        throw ValidationError("--dropout must be in [0, 1), got \(p)")
+    }
+}
