@@ -149,10 +149,10 @@ public final class Trainer {
     }
 
     /// Trains for the configured epochs. `progress` is called every `progressEvery` steps and at
-    /// the end of each epoch; `epochEnd` after each epoch's evaluation; `shouldStop` before each step.
+    /// the end of each epoch; `epochEnd` after each epoch's evaluation with every report so far; `shouldStop` before each step.
     public func run(progressEvery: Int = 25,
                     progress: (TrainingProgress) -> Void = { _ in },
-                    epochEnd: (EpochReport) -> Void = { _ in },
+                    epochEnd: (_ reports: [EpochReport]) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) -> TrainingResult {
         setBLASThreads(settings.threads)
         var reports: [EpochReport] = []
@@ -200,7 +200,7 @@ public final class Trainer {
                                      trainSeconds: trainSeconds, evaluationSeconds: now() - evaluationStart,
                                      imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
             reports.append(report)
-            epochEnd(report)
+            epochEnd(reports)
         }
         return TrainingResult(epochs: reports, outcome: .finished, totalSeconds: now() - start)
     }
