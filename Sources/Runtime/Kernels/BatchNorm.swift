@@ -4,6 +4,7 @@
 /// - input, output: [C, batch, H, W] (may not alias)
 /// - gamma, beta: [C]; runningMean, runningVar: [C], updated
 /// - savedMean, savedInvStd: [C], written
+@inline(never)
 func batchNormForwardTraining(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                               gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                               runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
@@ -14,23 +15,13 @@ func batchNormForwardTraining(input: UnsafePointer<Float>, output: UnsafeMutable
     for c in 0..<g.channels {
         let x = input + c * m
         let y = output + c * m
-        var total = 0.0
-        for i in 0..<m {
-            total += Double(x[i])
-        }
-        let mean = total / Double(m)
-        var squares = 0.0
-        for i in 0..<m {
-            let d = Double(x[i]) - mean
-            squares += d * d
-        }
+        let mean = Double(laneSum(x, count: m)) / Double(m)
+        let squares = Double(laneSquaredDeviation(x, count: m, center: Float(mean)))
         let variance = squares / Double(m)
         let invStd = 1 / (variance + g.eps).squareRoot()
         let scale = Float(invStd) * gamma[c]
         let shift = beta[c] - Float(mean) * scale
-        for i in 0..<m {
-            y[i] = x[i] * scale + shift
-        }
+        laneAffine(x, y, count: m, scale: scale, shift: shift)
         savedMean[c] = Float(mean)
         savedInvStd[c] = Float(invStd)
         let unbiased = m > 1 ? squares / Double(m - 1) : variance
@@ -41,6 +32,7 @@ func batchNormForwardTraining(input: UnsafePointer<Float>, output: UnsafeMutable
 
 /// Batch norm forward in evaluation mode, with the running statistics. May run in place.
 /// - input, output: [C, batch, H, W]
+@inline(never)
 func batchNormForwardEvaluation(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                 runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
@@ -50,11 +42,7 @@ func batchNormForwardEvaluation(input: UnsafePointer<Float>, output: UnsafeMutab
         let invStd = 1 / (Double(runningVar[c]) + g.eps).squareRoot()
         let scale = Float(invStd) * gamma[c]
         let shift = beta[c] - runningMean[c] * scale
-        let x = input + c * m
-        let y = output + c * m
-        for i in 0..<m {
-            y[i] = x[i] * scale + shift
-        }
+        laneAffine(input + c * m, output + c * m, count: m, scale: scale, shift: shift)
     }
 }
 
@@ -63,6 +51,7 @@ func batchNormForwardEvaluation(input: UnsafePointer<Float>, output: UnsafeMutab
 /// - input, outputGradient: [C, batch, H, W]
 /// - gammaGradient, betaGradient: [C], overwritten
 /// - inputGradient: [C, batch, H, W] or nil
+@inline(never)
 func batchNormBackward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                        gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
                        gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
@@ -73,13 +62,25 @@ func batchNormBackward(input: UnsafePointer<Float>, outputGradient: UnsafePointe
         let dy = outputGradient + c * m
         let mean = savedMean[c]
         let invStd = savedInvStd[c]
-        var sumDy = 0.0
-        var sumDyXhat = 0.0
-        for i in 0..<m {
-            let xhat = (x[i] - mean) * invStd
-            sumDy += Double(dy[i])
-            sumDyXhat += Double(dy[i] * xhat)
+        // Σ dy·x̂ = invstd · (Σ dy·x − mean · Σ dy)
+        var dyLanes = Lanes()
+        var dyxLanes = Lanes()
+        var i = 0
+        while i + 8 <= m {
+            let d = loadLanes(dy + i)
+            dyLanes += d
+            dyxLanes += d * loadLanes(x + i)
+            i += 8
         }
+        var sumDyFloat = dyLanes.sum()
+        var sumDyXFloat = dyxLanes.sum()
+        while i < m {
+            sumDyFloat += dy[i]
+            sumDyXFloat += dy[i] * x[i]
+            i += 1
+        }
+        let sumDy = Double(sumDyFloat)
+        let sumDyXhat = Double(invStd) * (Double(sumDyXFloat) - Double(mean) * sumDy)
         gammaGradient[c] = Float(sumDyXhat)
         betaGradient[c] = Float(sumDy)
         guard let inputGradient else { continue }
@@ -87,10 +88,19 @@ func batchNormBackward(input: UnsafePointer<Float>, outputGradient: UnsafePointe
         let k = gamma[c] * invStd / Float(m)
         let meanDy = Float(sumDy)
         let meanDyXhat = Float(sumDyXhat)
-        let fm = Float(m)
-        for i in 0..<m {
-            let xhat = (x[i] - mean) * invStd
-            dx[i] = k * (fm * dy[i] - meanDy - xhat * meanDyXhat)
+        // dx = k·m·dy − k·(Σdy) − k·x̂·(Σdy·x̂), with x̂ = (x − mean)·invstd: one fused pass.
+        let a = Lanes(repeating: k * Float(m))
+        let xScale = k * invStd * meanDyXhat
+        let b = Lanes(repeating: xScale)
+        let constant = Lanes(repeating: -k * meanDy + xScale * mean)
+        var j = 0
+        while j + 8 <= m {
+            storeLanes(a * loadLanes(dy + j) - b * loadLanes(x + j) + constant, dx + j)
+            j += 8
+        }
+        while j < m {
+            dx[j] = k * Float(m) * dy[j] - xScale * x[j] + (-k * meanDy + xScale * mean)
+            j += 1
         }
     }
 }

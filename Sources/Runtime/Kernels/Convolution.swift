@@ -5,34 +5,58 @@ import CBLAS
 // conv's output for all its channels straight into place, and batch norm sees each channel as
 // one contiguous run.
 
+/// The output columns `ox` whose input column `ox·stride − pad + kx` lies inside [0, width):
+/// the half-open range [low, high), possibly empty.
+@inline(__always)
+func validColumns(outWidth: Int, width: Int, stride: Int, pad: Int, offset kx: Int) -> (low: Int, high: Int) {
+    // ox·s − p + kx ≥ 0  ⇔  ox ≥ ceil((p − kx) / s);   ox·s − p + kx < w  ⇔  ox < ceil((w + p − kx) / s).
+    let low = max(0, ceilDivide(pad - kx, stride))
+    let high = min(outWidth, ceilDivide(width + pad - kx, stride))
+    return (low, max(low, high))
+}
+
+@inline(__always)
+func ceilDivide(_ a: Int, _ b: Int) -> Int {
+    a >= 0 ? (a + b - 1) / b : -((-a) / b)
+}
+
 /// Lowers images [first, first + count) of a CBHW batch into columns: row (c, ky, kx), column
 /// (image, oy, ox), zero where the window reads padding.
 /// - input: [C, batch, H, W]
 /// - columns: [C·KH·KW, count·OH·OW]
+@inline(never)
 func im2col(_ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>,
             geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
     let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    let (sh, sw) = (g.stride.h, g.stride.w)
     let columnCount = count * oh * ow
     var row = 0
     for c in 0..<g.inChannels {
         for ky in 0..<g.kernel.h {
             for kx in 0..<g.kernel.w {
                 let rowStart = columns + row * columnCount
+                let (low, high) = validColumns(outWidth: ow, width: w, stride: sw, pad: g.padding.w, offset: kx)
+                let shift = kx - g.padding.w
                 for image in 0..<count {
                     let plane = input + (c * batch + first + image) * h * w
                     let outPlane = rowStart + image * oh * ow
                     for oy in 0..<oh {
-                        let iy = oy * g.stride.h - g.padding.h + ky
+                        let iy = oy * sh - g.padding.h + ky
                         let outRow = outPlane + oy * ow
                         guard iy >= 0 && iy < h else {
                             outRow.update(repeating: 0, count: ow)
                             continue
                         }
-                        let inRow = plane + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * g.stride.w - g.padding.w + kx
-                            outRow[ox] = (ix >= 0 && ix < w) ? inRow[ix] : 0
+                        let inRow = plane + iy * w + shift
+                        if low > 0 { outRow.update(repeating: 0, count: low) }
+                        if sw == 1 {
+                            (outRow + low).update(from: inRow + low, count: high - low)
+                        } else {
+                            for ox in low..<high {
+                                outRow[ox] = inRow[ox * sw]
+                            }
                         }
+                        if high < ow { (outRow + high).update(repeating: 0, count: ow - high) }
                     }
                 }
                 row += 1
@@ -44,27 +68,34 @@ func im2col(_ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float
 /// The adjoint of `im2col`: adds each column entry back onto the input position it was read from.
 /// - columns: [C·KH·KW, count·OH·OW]
 /// - input: [C, batch, H, W], accumulated into
+@inline(never)
 func col2im(_ columns: UnsafePointer<Float>, _ input: UnsafeMutablePointer<Float>,
             geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
     let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    let (sh, sw) = (g.stride.h, g.stride.w)
     let columnCount = count * oh * ow
     var row = 0
     for c in 0..<g.inChannels {
         for ky in 0..<g.kernel.h {
             for kx in 0..<g.kernel.w {
                 let rowStart = columns + row * columnCount
+                let (low, high) = validColumns(outWidth: ow, width: w, stride: sw, pad: g.padding.w, offset: kx)
+                let shift = kx - g.padding.w
                 for image in 0..<count {
                     let plane = input + (c * batch + first + image) * h * w
                     let colPlane = rowStart + image * oh * ow
                     for oy in 0..<oh {
-                        let iy = oy * g.stride.h - g.padding.h + ky
+                        let iy = oy * sh - g.padding.h + ky
                         guard iy >= 0 && iy < h else { continue }
-                        let inRow = plane + iy * w
+                        let inRow = plane + iy * w + shift
                         let colRow = colPlane + oy * ow
-                        for ox in 0..<ow {
-                            let ix = ox * g.stride.w - g.padding.w + kx
-                            if ix >= 0 && ix < w {
-                                inRow[ix] += colRow[ox]
+                        if sw == 1 {
+                            for ox in low..<high {
+                                inRow[ox] += colRow[ox]
+                            }
+                        } else {
+                            for ox in low..<high {
+                                inRow[ox * sw] += colRow[ox]
                             }
                         }
                     }
@@ -81,6 +112,7 @@ func col2im(_ columns: UnsafePointer<Float>, _ input: UnsafeMutablePointer<Float
 /// - bias: [OC] or nil
 /// - output: [OC, batch, OH, OW]
 /// - columns: workspace of [C·KH·KW, chunk·OH·OW]
+@inline(never)
 func conv2dForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
                    geometry g: Conv2DGeometry, batch: Int, chunk: Int) {
@@ -98,11 +130,7 @@ func conv2dForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
     guard let bias else { return }
     let run = batch * spatial
     for oc in 0..<g.outChannels {
-        let b = bias[oc]
-        let row = output + oc * run
-        for i in 0..<run {
-            row[i] += b
-        }
+        laneAffine(output + oc * run, output + oc * run, count: run, scale: 1, shift: bias[oc])
     }
 }
 
@@ -113,6 +141,7 @@ func conv2dForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
 /// - weightGradient: [OC, C·KH·KW]; biasGradient: [OC] or nil
 /// - inputGradient: [C, batch, H, W] or nil
 /// - columns: workspace of [C·KH·KW, chunk·OH·OW], reused for the column gradient
+@inline(never)
 func conv2dBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                     outputGradient: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
                     biasGradient: UnsafeMutablePointer<Float>?, inputGradient: UnsafeMutablePointer<Float>?,
@@ -121,7 +150,7 @@ func conv2dBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     let run = batch * spatial
     if let biasGradient {
         for oc in 0..<g.outChannels {
-            biasGradient[oc] = sum(outputGradient + oc * run, count: run)
+            biasGradient[oc] = laneSum(outputGradient + oc * run, count: run)
         }
     }
     if let inputGradient {
@@ -147,13 +176,4 @@ func conv2dBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         }
         first += count
     }
-}
-
-/// Sum of `count` floats, accumulated in Double.
-func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var total = 0.0
-    for i in 0..<count {
-        total += Double(values[i])
-    }
-    return Float(total)
 }

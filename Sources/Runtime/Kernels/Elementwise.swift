@@ -1,23 +1,43 @@
 /// ReLU forward; may run in place.
 /// - input, output: [count]
+@inline(never)
 func reluForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count {
+    let zero = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        let x = loadLanes(input + i)
+        storeLanes(x.replacing(with: zero, where: x .< zero), output + i)
+        i += 8
+    }
+    while i < count {
         output[i] = max(input[i], 0)
+        i += 1
     }
 }
 
 /// ReLU backward from the forward output (the mask is output > 0); may run in place.
 /// - output, outputGradient, inputGradient: [count]
+@inline(never)
 func reluBackward(output: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                   inputGradient: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count {
+    let zero = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        let y = loadLanes(output + i)
+        let g = loadLanes(outputGradient + i)
+        storeLanes(g.replacing(with: zero, where: y .<= zero), inputGradient + i)
+        i += 8
+    }
+    while i < count {
         inputGradient[i] = output[i] > 0 ? outputGradient[i] : 0
+        i += 1
     }
 }
 
 /// Dropout forward in training mode (inverted): each element is kept with probability 1 − p and
 /// scaled by 1/(1 − p); the mask holds 0 or 1/(1 − p). May run in place.
 /// - input, output, mask: [count]
+@inline(never)
 func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     mask: UnsafeMutablePointer<Float>, p: Double, count: Int, generator: inout SeededGenerator) {
     let scale = Float(1 / (1 - p))
@@ -31,6 +51,7 @@ func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Fl
 
 /// Dropout backward: the gradient passes where the element was kept, with the same scale.
 /// - mask, outputGradient, inputGradient: [count]
+@inline(never)
 func dropoutBackward(mask: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                      inputGradient: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count {
@@ -41,6 +62,7 @@ func dropoutBackward(mask: UnsafePointer<Float>, outputGradient: UnsafePointer<F
 /// The implicit flatten: a CBHW batch to one row of C·H·W features per image, in PyTorch's
 /// (c, y, x) order.
 /// - input: [C, batch, S]; output: [batch, C·S]
+@inline(never)
 func flattenForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, geometry g: FlattenGeometry, batch: Int) {
     let (c, s) = (g.channels, g.spatial)
     for channel in 0..<c {
@@ -54,6 +76,7 @@ func flattenForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Fl
 
 /// The flatten's adjoint: rows of features back to the CBHW layout.
 /// - outputGradient: [batch, C·S]; inputGradient: [C, batch, S]
+@inline(never)
 func flattenBackward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
                      geometry g: FlattenGeometry, batch: Int) {
     let (c, s) = (g.channels, g.spatial)

@@ -5,6 +5,7 @@ import CBLAS
 /// - weight: [out, in]
 /// - bias: [out] or nil
 /// - output: [batch, out]
+@inline(never)
 func linearForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, geometry g: LinearGeometry, batch: Int) {
     let (i, o) = (g.inFeatures, g.outFeatures)
@@ -23,6 +24,7 @@ func linearForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
 /// - input: [batch, in]; outputGradient: [batch, out]
 /// - weightGradient: [out, in]; biasGradient: [out] or nil
 /// - inputGradient: [batch, in] or nil
+@inline(never)
 func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                     weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
                     inputGradient: UnsafeMutablePointer<Float>?, geometry g: LinearGeometry, batch: Int) {

@@ -1,5 +1,6 @@
 /// Softmax over each row, computed stably (the row maximum is subtracted first).
 /// - input, output: [batch, classes]
+@inline(never)
 func softmaxForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, classes: Int) {
     for b in 0..<batch {
         let x = input + b * classes
@@ -21,6 +22,7 @@ func softmaxForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Fl
 /// - logits: [batch, classes]; labels: [batch]
 /// - gradient: [batch, classes], written
 /// - returns: the summed loss over the batch (Double) and the count of rows whose argmax is the label
+@inline(never)
 func crossEntropyForwardBackward(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                  gradient: UnsafeMutablePointer<Float>, batch: Int, classes: Int) -> (loss: Double, correct: Int) {
     var loss = 0.0
@@ -52,6 +54,7 @@ func crossEntropyForwardBackward(logits: UnsafePointer<Float>, labels: UnsafePoi
 
 /// Rows whose largest entry is at the label (ties go to the lowest index, as torch.argmax).
 /// - scores: [batch, classes]; labels: [batch]
+@inline(never)
 func countCorrect(scores: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int) -> Int {
     var correct = 0
     for b in 0..<batch {
@@ -67,6 +70,7 @@ func countCorrect(scores: UnsafePointer<Float>, labels: UnsafePointer<Int32>, ba
 
 /// Softmax backward through its Jacobian: dx = p ⊙ (dy − Σ dy·p), per row.
 /// - output (p), outputGradient: [batch, classes]; inputGradient: [batch, classes]
+@inline(never)
 func softmaxBackward(output: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                      inputGradient: UnsafeMutablePointer<Float>, batch: Int, classes: Int) {
     for b in 0..<batch {

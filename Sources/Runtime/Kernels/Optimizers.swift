@@ -2,6 +2,7 @@
 /// g ← g + λ·θ; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 /// θ ← θ − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
 /// - parameters, gradients, firstMoment, secondMoment: [count]
+@inline(never)
 func adamUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
                 firstMoment: UnsafeMutablePointer<Float>, secondMoment: UnsafeMutablePointer<Float>,
                 count: Int, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, step: Int) {
@@ -22,6 +23,7 @@ func adamUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointe
 /// SGD with momentum as torch.optim.SGD (no dampening, no Nesterov): g ← g + λ·θ;
 /// buf ← μ·buf + g (buf starts at g); θ ← θ − lr·buf. Without momentum the buffer is unused.
 /// - parameters, gradients, velocity: [count]
+@inline(never)
 func sgdUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
                velocity: UnsafeMutablePointer<Float>, count: Int, lr: Double, momentum: Double, weightDecay: Double) {
     let (rate, mu, decay) = (Float(lr), Float(momentum), Float(weightDecay))

@@ -3,6 +3,7 @@
 /// - input: [C, batch, H, W]
 /// - output: [C, batch, OH, OW]
 /// - indices: [C, batch, OH, OW] or nil (evaluation)
+@inline(never)
 func maxPool2dForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                       indices: UnsafeMutablePointer<Int32>?, geometry g: Pool2DGeometry, batch: Int) {
     let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
@@ -34,6 +35,7 @@ func maxPool2dForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<
 /// Max pooling backward: each output gradient goes to its argmax (overwrites inputGradient).
 /// - outputGradient: [C, batch, OH, OW]; indices: [C, batch, OH, OW]
 /// - inputGradient: [C, batch, H, W]
+@inline(never)
 func maxPool2dBackward(outputGradient: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
                        inputGradient: UnsafeMutablePointer<Float>, geometry g: Pool2DGeometry, batch: Int) {
     let inSize = g.inHeight * g.inWidth

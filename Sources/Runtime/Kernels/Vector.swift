@@ -1,0 +1,76 @@
+// Small SIMD helpers for the memory-bound kernels. Swift does not vectorize conditional selects
+// or float reductions on its own (reductions would reorder additions), so these spell it out:
+// eight lanes at a time, then a scalar tail.
+
+typealias Lanes = SIMD8<Float>
+
+@inline(__always)
+func loadLanes(_ pointer: UnsafePointer<Float>) -> Lanes {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+func storeLanes(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
+}
+
+/// Σ values, accumulated in 16 float lanes.
+/// - values: [count]
+@inline(__always)
+func laneSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var a = Lanes()
+    var b = Lanes()
+    var i = 0
+    while i + 16 <= count {
+        a += loadLanes(values + i)
+        b += loadLanes(values + i + 8)
+        i += 16
+    }
+    var total = (a + b).sum()
+    while i < count {
+        total += values[i]
+        i += 1
+    }
+    return total
+}
+
+/// Σ (values − center)², accumulated in 16 float lanes.
+/// - values: [count]
+@inline(__always)
+func laneSquaredDeviation(_ values: UnsafePointer<Float>, count: Int, center: Float) -> Float {
+    var a = Lanes()
+    var b = Lanes()
+    let c = Lanes(repeating: center)
+    var i = 0
+    while i + 16 <= count {
+        let x = loadLanes(values + i) - c
+        let y = loadLanes(values + i + 8) - c
+        a += x * x
+        b += y * y
+        i += 16
+    }
+    var total = (a + b).sum()
+    while i < count {
+        let d = values[i] - center
+        total += d * d
+        i += 1
+    }
+    return total
+}
+
+/// output = input · scale + shift, elementwise; may run in place.
+/// - input, output: [count]
+@inline(__always)
+func laneAffine(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float) {
+    let s = Lanes(repeating: scale)
+    let t = Lanes(repeating: shift)
+    var i = 0
+    while i + 8 <= count {
+        storeLanes(loadLanes(input + i) * s + t, output + i)
+        i += 8
+    }
+    while i < count {
+        output[i] = input[i] * scale + shift
+        i += 1
+    }
+}
