@@ -57,7 +57,7 @@ final class MNISTTests: XCTestCase {
         var m = try MNIST.load(directory: dir, verify: false)
         XCTAssertEqual(m.trainCount, 5)
         XCTAssertEqual(m.testCount, 3)
-        XCTAssertEqual(m.testLabels, [0, 1, 2])
+        XCTAssertEqual(m.test.labels, [0, 1, 2])
         XCTAssertEqual(m.train.pixels.count, 5 * 784)
         // A .gz next to the plain file wins.
         try writeSynthetic(to: dir, train: 7, test: 2, gzip: true)
