@@ -130,6 +130,26 @@ public struct Graph: Hashable, Sendable {
         self.counterCount = next[.counters, default: 0]
     }
 
+    /// The same graph with `p` on every Dropout step. Dropout changes no shape, slot or buffer,
+    /// so plans made for this graph serve the copy unchanged.
+    public func settingDropout(_ p: Double) -> Graph {
+        var copy = self
+        for i in copy.steps.indices {
+            if case .dropout = copy.steps[i].op {
+                copy.steps[i].op = .dropout(p: p)
+            }
+        }
+        return copy
+    }
+
+    /// True if any step is a Dropout.
+    public var hasDropout: Bool {
+        steps.contains { step in
+            if case .dropout = step.op { return true }
+            return false
+        }
+    }
+
     /// The slots of one step, in state_dict order.
     public func slots(ofStep index: Int) -> [ParameterSlot] {
         slots.filter { $0.stepIndex == index }

@@ -68,11 +68,22 @@ public final class Network {
     public var profile: LayerProfile?
     private var dropoutGenerator: SeededGenerator
 
-    public init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings, seed: UInt64) {
+    public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings, seed: UInt64) {
+        self.init(graph: graph,
+                  trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch),
+                  evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch),
+                  optimizer: optimizer, seed: seed)
+    }
+
+    /// Executes plans made earlier for this graph (a sweep plans once and reuses them).
+    public init(graph: Graph, trainingPlan: BufferPlan, evaluationPlan: BufferPlan, optimizer: OptimizerSettings, seed: UInt64) {
+        precondition(trainingPlan.mode == .training && evaluationPlan.mode == .evaluation, "plans of the wrong mode")
+        precondition(trainingPlan.steps.count == graph.steps.count && evaluationPlan.steps.count == graph.steps.count,
+                     "plans made for another graph")
         self.graph = graph
         self.optimizer = optimizer
-        trainingPlan = BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch)
-        evaluationPlan = BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch)
+        self.trainingPlan = trainingPlan
+        self.evaluationPlan = evaluationPlan
         let p = graph.parameterCount
         parameters = .allocate(capacity: max(p, 1))
         gradients = .allocate(capacity: max(p, 1))

@@ -33,7 +33,7 @@ public struct LinePlot: Sendable {
 
     static let width = 560.0
     static let height = 380.0
-    static let margin = (left: 70.0, right: 20.0, top: 40.0, bottom: 60.0)
+    static let margin = (left: 70.0, right: 24.0, top: 62.0, bottom: 56.0)
 
     /// The panel's SVG elements, drawn at (0, 0) in a width × height box.
     func elements() -> String {
@@ -67,7 +67,9 @@ public struct LinePlot: Sendable {
         for marker in markers {
             let x = px(marker.x)
             out += "<line x1=\"\(f(x))\" y1=\"\(f(m.top))\" x2=\"\(f(x))\" y2=\"\(f(m.top + plotHeight))\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n"
-            out += text(x + 4, m.top + 14, marker.label, size: 12, anchor: "start", color: "#d62728")
+            let rightHalf = x > m.left + plotWidth / 2
+            out += text(rightHalf ? x - 4 : x + 4, m.top + 14, marker.label, size: 12, anchor: rightHalf ? "end" : "start",
+                        color: "#d62728")
         }
         for line in series {
             let finite = line.points.filter { $0.y.isFinite }
@@ -79,12 +81,15 @@ public struct LinePlot: Sendable {
                 out += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"3\" fill=\"\(line.color)\"/>\n"
             }
         }
-        // Legend, top right inside the plot.
-        for (i, line) in series.enumerated() {
-            let y = m.top + 16 + Double(i) * 18
-            let x = m.left + plotWidth - 150
-            out += "<line x1=\"\(f(x))\" y1=\"\(f(y - 4))\" x2=\"\(f(x + 22))\" y2=\"\(f(y - 4))\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
-            out += text(x + 28, y, line.name, size: 12, anchor: "start")
+        // Legend: one row under the title, outside the plot area.
+        var legendX = m.left
+        for line in series {
+            let y = 46.0
+            let dash = line.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            out += "<line x1=\"\(f(legendX))\" y1=\"\(f(y - 4))\" x2=\"\(f(legendX + 22))\" y2=\"\(f(y - 4))\" "
+                + "stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>\n"
+            out += text(legendX + 28, y, line.name, size: 12, anchor: "start")
+            legendX += 28 + Double(line.name.count) * 7 + 24
         }
         return out
     }

@@ -38,9 +38,9 @@ extension OptimizerSettings {
 extension TrainingSettings {
     /// Merges the spec's `train:` section with the command line.
     public static func resolve(spec: TrainSpec, overrides: TrainingOverrides, threads: Int, validation: Int,
-                               limit: Int?, defaultEpochs: Int = TrainDefaults.epochs) -> TrainingSettings {
+                               limit: Int?) -> TrainingSettings {
         TrainingSettings(
-            epochs: overrides.epochs ?? spec.epochs ?? defaultEpochs,
+            epochs: overrides.epochs ?? spec.epochs ?? TrainDefaults.epochs,
             batchSize: overrides.batchSize ?? spec.batchSize ?? TrainDefaults.batchSize,
             optimizer: OptimizerSettings.resolve(spec: spec.optimizer, overrides: overrides),
             seed: overrides.seed ?? spec.seed ?? TrainDefaults.seed,

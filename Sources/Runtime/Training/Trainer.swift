@@ -129,6 +129,22 @@ public struct TrainingResult: Sendable {
     public var totalSeconds: Double
 }
 
+/// The two plans a training run executes.
+public struct TrainingPlans: Sendable {
+    public var training: BufferPlan
+    public var evaluation: BufferPlan
+
+    public init(graph: Graph, settings: TrainingSettings) {
+        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize)
+        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch)
+    }
+
+    /// Bytes one run allocates: parameters and their companions plus both arenas.
+    public func bytes(graph: Graph, optimizer: OptimizerSettings) -> Int {
+        ParameterMemory(graph: graph, optimizer: optimizer).total + training.arenaBytes + evaluation.arenaBytes
+    }
+}
+
 /// Runs the epochs of one training run over a `Network`.
 public final class Trainer {
     public let network: Network
@@ -138,12 +154,18 @@ public final class Trainer {
     private let test: LabeledImages
     private var shuffleGenerator: SeededGenerator
 
-    public init(graph: Graph, settings: TrainingSettings, train: LabeledImages, test: LabeledImages) {
+    public convenience init(graph: Graph, settings: TrainingSettings, train: LabeledImages, test: LabeledImages) {
+        self.init(graph: graph, plans: TrainingPlans(graph: graph, settings: settings), settings: settings,
+                  train: train, test: test)
+    }
+
+    /// Trains `graph` over plans made once for it (or for a graph differing only in dropout p).
+    public init(graph: Graph, plans: TrainingPlans, settings: TrainingSettings, train: LabeledImages, test: LabeledImages) {
         self.settings = settings
         self.train = train
         self.test = test
         split = DataSplit(total: train.count, validation: settings.validation, limit: settings.limit)
-        network = Network(graph: graph, trainingBatch: settings.batchSize, evaluationBatch: settings.evaluationBatch,
+        network = Network(graph: graph, trainingPlan: plans.training, evaluationPlan: plans.evaluation,
                           optimizer: settings.optimizer, seed: settings.seed)
         shuffleGenerator = SeededGenerator(seed: settings.seed).derived(3)
     }
