@@ -83,7 +83,7 @@ public struct BufferPlan: Hashable, Sendable {
     /// Offsets and sizes are multiples of this.
     public static let alignment = 64
     /// The largest im2col workspace a conv gets; it lowers as many images per GEMM as fit.
-    public static let columnBudgetBytes = 8 << 20
+    public static let columnBudgetBytes = 2 << 20
 
     public var mode: PlanMode
     public var batchSize: Int

@@ -78,6 +78,7 @@ struct Sweep: ParsableCommand {
         let settings = TrainingSettings.resolve(spec: spec.train, overrides: overrides, threads: threads,
                                                 validation: val, limit: dataFlags.limit)
         let directory = out ?? defaultRunDirectory(name: graph.name, suffix: "-sweep")
+        try prepareOutputDirectory(directory)
         let data = try loadData(dataFlags, quiet: quiet)
         let sweep = Runtime.Sweep(compilation: compilation, graph: graph, settings: settings, values: values, seedCount: seeds,
                                   jobs: jobs, selectOn: split, directory: directory, data: data)
@@ -90,8 +91,8 @@ struct Sweep: ParsableCommand {
         }
         let log = RunLog(quiet: quiet, toStandardError: json)
         log.line("\(graph.name): sweeping dropout p over \(values.map(\.description).joined(separator: ", ")); "
-                 + "\(sweep.runs.count) runs of \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), \(jobs) at a time, "
-                 + "\(threads) thread\(threads == 1 ? "" : "s") each; validation \(groupedThousands(val)) images; selecting on \(split.rawValue)")
+                 + "\(plural(sweep.runs.count, "run")) of \(plural(settings.epochs, "epoch")), \(jobs) at a time, "
+                 + "\(plural(threads, "thread")) each; validation \(groupedThousands(val)) images; selecting on \(split.rawValue)")
         if split == .test {
             printError("warning: selecting p on the test set: the chosen p's test accuracy is no longer an unbiased estimate of accuracy on new data")
         }

@@ -41,10 +41,11 @@ struct Train: ParsableCommand {
                                                 threads: training.resolvedThreads, validation: val, limit: dataFlags.limit)
         let data = try loadData(dataFlags, quiet: quiet)
         let directory = out ?? defaultRunDirectory(name: graph.name)
+        try prepareOutputDirectory(directory)
         let log = RunLog(quiet: quiet, toStandardError: json)
-        log.line("\(graph.name): \(groupedThousands(graph.parameterCount)) parameters, \(settings.epochs) epochs at batch "
+        log.line("\(graph.name): \(groupedThousands(graph.parameterCount)) parameters, \(plural(settings.epochs, "epoch")) at batch "
                  + "\(settings.batchSize), \(settings.optimizer.kind.rawValue) lr \(settings.optimizer.lr), seed \(settings.seed), "
-                 + "\(settings.threads) threads; \(groupedThousands(DataSplit(total: data.trainCount, validation: val, limit: dataFlags.limit).training.count)) training images")
+                 + "\(plural(settings.threads, "thread")); \(groupedThousands(DataSplit(total: data.trainCount, validation: val, limit: dataFlags.limit).training.count)) training images")
         Interrupt.install()
         let started = Date()
         let trainer = Trainer(graph: graph, settings: settings, train: data.train, test: data.test)
@@ -68,7 +69,7 @@ struct Train: ParsableCommand {
         try writeRunFiles(record, network: trainer.network, directory: directory)
         let final = record.finalTestAccuracy.map { "final test accuracy \(formatFixed($0, digits: 4))" } ?? "no epoch finished"
         let status = result.outcome == .finished ? "" : " (\(result.outcome.description))"
-        log.line("\(final) after \(result.epochs.count) epochs\(status); \(formatDuration(result.totalSeconds)) total; results in \(directory)",
+        log.line("\(final) after \(plural(result.epochs.count, "epoch"))\(status); \(formatDuration(result.totalSeconds)) total; results in \(directory)",
                  always: true)
         if json {
             print(summaryJSON(record).rendered(pretty: true))
@@ -103,6 +104,21 @@ func epochLine(_ report: EpochReport, of epochs: Int) -> String {
     line += "  test \(formatFixed(report.testAccuracy, digits: 4))  \(formatFixed(report.trainSeconds, digits: 1))s"
         + "  \(groupedThousands(Int(report.imagesPerSecond.rounded()))) img/s"
     return line
+}
+
+/// `1 epoch`, `10 epochs`.
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
+/// Creates the output directory before any training, so a bad --out fails at once.
+func prepareOutputDirectory(_ directory: String) throws {
+    do {
+        try createDirectory(directory)
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
 }
 
 /// Training reads MNIST: a spec whose input is not 1×28×28 can be checked but not trained.

@@ -54,7 +54,7 @@ public enum DataError: Error, CustomStringConvertible {
         case let .checksumMismatch(path, expected, actual):
             return "checksum mismatch for '\(path)': expected SHA-256 \(expected), got \(actual) (the file is corrupt or not the canonical MNIST file; delete it and download again)"
         case let .missingFile(directory, stem, tried):
-            return "MNIST file '\(stem)' not found in '\(directory)' (looked for \(tried.map { "'\($0)'" }.joined(separator: ", "))); run `cnnc download` or pass --data DIR"
+            return "MNIST file '\(stem)' not found in '\(directory)' (looked for \(tried.map { "'\($0)'" }.joined(separator: ", "))); run `cnnc download --data DIR` to fetch it, or point --data (or $CNNC_DATA) at a directory that holds it"
         case let .inconsistent(path, reason):
             return "'\(path)': \(reason)"
         case let .downloadFailed(file, attempts):
