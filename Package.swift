@@ -39,7 +39,9 @@ let package = Package(
         ),
         .testTarget(name: "SpecTests", dependencies: ["Spec"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        // Linux only: glibc's __libc_* entry points back the counting malloc.
+        .target(name: "MallocCounter", path: "Tests/MallocCounter"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "MallocCounter"]),
         .testTarget(name: "cnncTests", dependencies: ["Runtime"]),
     ],
     swiftLanguageModes: [.v5]
