@@ -7,7 +7,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configurati
 
 let package = Package(
     name: "cnnc",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cnnc", targets: ["cnnc"]),
     ],

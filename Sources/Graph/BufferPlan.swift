@@ -56,12 +56,18 @@ public struct StepBuffers: Hashable, Sendable {
     public var outputGradient: Int?
     /// Tensors kept from forward for backward (training only).
     public var saved: [SavedKind: Int]
-    /// im2col columns for the forward pass (conv only), holding `imagesPerChunk` images at a time.
+    /// im2col columns for the forward pass (conv only): one region of `columnsPerLane` elements
+    /// per lane, each holding `imagesPerChunk` images at a time.
     public var columns: Int?
-    /// im2col columns for the backward pass (conv only).
+    /// im2col columns for the backward pass (conv only), laid out as `columns`.
     public var backwardColumns: Int?
-    /// Images the conv lowers into the column workspace at once (conv only).
+    /// Elements of one lane's column region (conv only).
+    public var columnsPerLane: Int?
+    /// Images the conv lowers into a lane's column region at once (conv only).
     public var imagesPerChunk: Int?
+    /// Weight-gradient partial sums of lanes 1… (conv with several lanes): lanes − 1 regions of
+    /// the weight's size, added into the gradient after the backward pass.
+    public var weightGradientPartials: Int?
 
     /// The step's backward pass runs (it has parameters, or an earlier step needs its gradient).
     public var runsBackward: Bool { outputGradient != nil }
@@ -87,6 +93,8 @@ public struct BufferPlan: Hashable, Sendable {
 
     public var mode: PlanMode
     public var batchSize: Int
+    /// Threads that execute each step together; each gets its own conv workspace.
+    public var lanes: Int
     public var tensors: [PlannedTensor]
     public var steps: [StepBuffers]
     public var input: Int
@@ -100,13 +108,15 @@ public struct BufferPlan: Hashable, Sendable {
     /// Bytes without reuse or in-place sharing: every tensor in its own block.
     public var naiveBytes: Int
 
-    /// Plans `graph` for `mode` at `batchSize` examples per step.
-    public init(graph: Graph, mode: PlanMode, batchSize: Int) {
+    /// Plans `graph` for `mode` at `batchSize` examples per step, executed by `lanes` threads.
+    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1) {
         precondition(batchSize >= 1, "batch size must be positive")
-        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize)
+        precondition(lanes >= 1, "at least one lane")
+        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes)
         builder.build()
         self.mode = mode
         self.batchSize = batchSize
+        self.lanes = lanes
         self.steps = builder.steps
         self.input = builder.inputTensor
         self.labels = builder.labelsTensor
@@ -132,6 +142,7 @@ private struct PlanBuilder {
     let graph: Graph
     let mode: PlanMode
     let batchSize: Int
+    let lanes: Int
     var tensors: [PlannedTensor] = []
     var steps: [StepBuffers] = []
     var schedule: [String] = []
@@ -139,10 +150,11 @@ private struct PlanBuilder {
     var labelsTensor = 0
     var loss: LossBuffers?
 
-    init(graph: Graph, mode: PlanMode, batchSize: Int) {
+    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int) {
         self.graph = graph
         self.mode = mode
         self.batchSize = batchSize
+        self.lanes = lanes
     }
 
     var n: Int { graph.steps.count }
@@ -211,14 +223,22 @@ private struct PlanBuilder {
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
             if case let .conv2d(g) = step.op {
+                // Each lane lowers its share of the batch, as many images at a time as fit the budget.
                 let perImage = g.columnRows * g.outSpatial
-                let chunk = max(1, min(batchSize, BufferPlan.columnBudgetBytes / (perImage * ElementType.float32.size)))
+                let imagesPerLane = (batchSize + lanes - 1) / lanes
+                let chunk = max(1, min(imagesPerLane, BufferPlan.columnBudgetBytes / (perImage * ElementType.float32.size)))
                 buffers.imagesPerChunk = chunk
-                buffers.columns = add("\(k).columns", .workspace, count: perImage * chunk)
+                buffers.columnsPerLane = perImage * chunk
+                buffers.columns = add("\(k).columns", .workspace, count: perImage * chunk * lanes)
                 use(buffers.columns!, at: k)
                 if backward {
-                    buffers.backwardColumns = add("\(k).columns.backward", .workspace, count: perImage * chunk)
+                    buffers.backwardColumns = add("\(k).columns.backward", .workspace, count: perImage * chunk * lanes)
                     use(buffers.backwardColumns!, at: backwardTime(k))
+                    if lanes > 1 {
+                        buffers.weightGradientPartials = add("\(k).weight.grad.partials", .workspace,
+                                                             count: g.weightCount * (lanes - 1))
+                        use(buffers.weightGradientPartials!, at: backwardTime(k))
+                    }
                 }
             }
             self.steps.append(buffers)

@@ -38,6 +38,9 @@ public struct Graph: Hashable, Sendable {
     public static let parameterLimit = 1_000_000
     /// MNIST's classes: the width the last step must produce.
     public static let classCount = 10
+    /// Every argument, feature count and per-layer parameter count stays at most this (2^31), so
+    /// products of two of them, and sums over a spec's layers, cannot overflow Int.
+    public static let sizeLimit = 1 << 31
 
     public var name: String
     public var input: FeatureShape
@@ -68,6 +71,10 @@ public struct Graph: Hashable, Sendable {
         guard spec.input.count == 3 else {
             return (nil, [.error(at: spec.inputLocation, "'input' must be [C, H, W]")])
         }
+        guard boundedProduct(spec.input) != nil else {
+            return (nil, [.error(at: spec.inputLocation,
+                                 "'input' has more than \(groupedThousands(sizeLimit)) values per image")])
+        }
         let input = FeatureShape.image(channels: spec.input[0], height: spec.input[1], width: spec.input[2])
         var shape = input
         var steps: [Step] = []
@@ -84,6 +91,11 @@ public struct Graph: Hashable, Sendable {
                 diagnostics.append(diagnostic)
                 return (nil, diagnostics)
             case let .success((op, output)):
+                guard boundedProduct(output.dims) != nil,
+                      op.slotShapes.allSatisfy({ boundedProduct($0.shape) != nil }) else {
+                    diagnostics.append(tooLargeError(layer))
+                    return (nil, diagnostics)
+                }
                 let index = steps.count
                 let name = layer.name ?? "\(op.kindName.lowercased())_\(index)"
                 steps.append(Step(index: index, name: name, op: op, input: shape, output: output,
@@ -217,6 +229,21 @@ extension ModelSpec {
 /// The shape rule of each layer kind: the op it becomes on `input`, or why it cannot.
 private func resolve(_ layer: LayerSpec, input: FeatureShape, isLast: Bool) -> Result<(Op, FeatureShape), Diagnostic> {
     let kind = layer.kind.canonicalName
+    let arguments: [Int]
+    switch layer.kind {
+    case let .conv2d(conv):
+        arguments = [conv.outChannels, conv.kernel.h, conv.kernel.w, conv.stride.h, conv.stride.w,
+                     conv.padding.h, conv.padding.w]
+    case let .maxPool2d(pool):
+        arguments = [pool.kernel.h, pool.kernel.w, pool.stride.h, pool.stride.w, pool.padding.h, pool.padding.w]
+    case let .linear(linear):
+        arguments = [linear.outFeatures]
+    case .batchNorm2d, .dropout, .relu, .softmax:
+        arguments = []
+    }
+    if arguments.contains(where: { $0 > Graph.sizeLimit }) {
+        return .failure(tooLargeError(layer))
+    }
     switch layer.kind {
     case let .conv2d(conv):
         guard case let .image(c, h, w) = input else {
@@ -258,6 +285,22 @@ private func resolve(_ layer: LayerSpec, input: FeatureShape, isLast: Bool) -> R
         let geometry = LinearGeometry(inFeatures: input.elementCount, outFeatures: linear.outFeatures, bias: linear.bias)
         return .success((.linear(geometry), .flat(linear.outFeatures)))
     }
+}
+
+/// The product of `values`, or nil when it passes `Graph.sizeLimit` (checked: never traps).
+func boundedProduct(_ values: [Int]) -> Int? {
+    var result = 1
+    for value in values {
+        let (product, overflow) = result.multipliedReportingOverflow(by: value)
+        guard !overflow, product <= Graph.sizeLimit else { return nil }
+        result = product
+    }
+    return result
+}
+
+private func tooLargeError(_ layer: LayerSpec) -> Diagnostic {
+    .error(at: layer.location,
+           "\(layer.kind.canonicalName) is too large: a size, output or weight count exceeds \(groupedThousands(Graph.sizeLimit))")
 }
 
 private func flatInputError(_ layer: LayerSpec, input: FeatureShape) -> Diagnostic {

@@ -64,14 +64,19 @@ public final class Network {
     private let updateGroups: [UpdateGroup]
     /// Optimizer steps taken.
     public private(set) var stepCount = 0
+    /// The threads that execute each step together (as many as the plans were made for).
+    private let pool: LanePool
+    private let inputFeatures: Int
+    private let inputChannels: Int
     /// When set, every forward and backward pass adds each step's seconds to it (benchmarks).
     public var profile: LayerProfile?
     private var dropoutGenerator: SeededGenerator
 
-    public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings, seed: UInt64) {
+    public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings,
+                            seed: UInt64, lanes: Int = 1) {
         self.init(graph: graph,
-                  trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch),
-                  evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch),
+                  trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch, lanes: lanes),
+                  evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch, lanes: lanes),
                   optimizer: optimizer, seed: seed)
     }
 
@@ -80,6 +85,13 @@ public final class Network {
         precondition(trainingPlan.mode == .training && evaluationPlan.mode == .evaluation, "plans of the wrong mode")
         precondition(trainingPlan.steps.count == graph.steps.count && evaluationPlan.steps.count == graph.steps.count,
                      "plans made for another graph")
+        precondition(trainingPlan.lanes == evaluationPlan.lanes, "plans for different lane counts")
+        let lanes = trainingPlan.lanes
+        pool = LanePool(lanes: lanes) { job, lane in
+            perform(job.assumingMemoryBound(to: LaneWork.self).pointee, lane: lane, lanes: lanes)
+        }
+        inputFeatures = graph.input.elementCount
+        inputChannels = graph.input.dims[0]
         self.graph = graph
         self.optimizer = optimizer
         self.trainingPlan = trainingPlan
@@ -149,29 +161,17 @@ public final class Network {
         stepCount = 0
     }
 
-    /// Copies examples `indices[0..<count]` of a dataset into a plan's input and labels tensors,
-    /// converting to the CBHW layout.
-    private func gather(_ binding: PlanIO, images: ImageSource, labels: UnsafePointer<Int32>,
+    /// Copies examples `indices[0..<count]` of a data set into a plan's input and labels tensors.
+    private func gather(_ io: PlanIO, images: ImageSource, labels: UnsafePointer<Int32>,
                         indices: UnsafePointer<Int32>, count: Int) {
-        let features = graph.input.elementCount
-        let channels = graph.input.dims[0]
-        let planeSize = features / channels
-        for b in 0..<count {
-            let example = Int(indices[b]) * features
-            for c in 0..<channels {
-                let to = binding.input + (c * count + b) * planeSize
-                switch images {
-                case let .floats(values):
-                    to.update(from: values + example + c * planeSize, count: planeSize)
-                case let .bytes(pixels, table):
-                    let from = pixels + example + c * planeSize
-                    for i in 0..<planeSize {
-                        to[i] = table[Int(from[i])]
-                    }
-                }
-            }
-            binding.labels[b] = labels[Int(indices[b])]
-        }
+        run(.gather(io, images, labels: labels, indices: indices, count: count, features: inputFeatures,
+                    channels: inputChannels))
+    }
+
+    /// Runs `work` on every lane.
+    private func run(_ work: LaneWork) {
+        var work = work
+        withUnsafePointer(to: &work) { pool.run(UnsafeRawPointer($0)) }
     }
 
     /// One training step on `count` examples (count ≤ the plan's batch size): forward, fused
@@ -235,6 +235,7 @@ public final class Network {
         evaluationBindings.last.map { UnsafePointer($0.output) }
     }
 
+    /// Runs every step's forward pass; each step's work is split between the lanes.
     private func forward(_ bindings: [StepBinding], training: Bool, batch: Int) {
         for (k, binding) in bindings.enumerated() {
             let started = profile == nil ? 0 : now()
@@ -242,90 +243,67 @@ public final class Network {
             let count = batch * binding.outputPerExample
             switch binding.op {
             case let .conv2d(g):
-                conv2dForward(input: binding.input, weight: binding.weight!, bias: binding.bias, output: binding.output,
-                              columns: binding.columns!, geometry: g, batch: batch, chunk: binding.imagesPerChunk)
+                run(.convolutionForward(binding, g, batch: batch))
             case let .maxPool2d(g):
-                maxPool2dForward(input: binding.input, output: binding.output, indices: binding.indices, geometry: g, batch: batch)
+                run(.poolForward(binding, g, batch: batch))
             case let .batchNorm2d(g):
                 if training {
-                    batchNormForwardTraining(input: binding.input, output: binding.output, gamma: binding.weight!,
-                                             beta: binding.bias!, runningMean: binding.runningMean!,
-                                             runningVar: binding.runningVar!, savedMean: binding.mean!,
-                                             savedInvStd: binding.invStd!, geometry: g, batch: batch)
+                    run(.batchNormTraining(binding, g, batch: batch))
                     binding.counter?.pointee += 1
                 } else {
-                    batchNormForwardEvaluation(input: binding.input, output: binding.output, gamma: binding.weight!,
-                                               beta: binding.bias!, runningMean: binding.runningMean!,
-                                               runningVar: binding.runningVar!, geometry: g, batch: batch)
+                    run(.batchNormEvaluation(binding, g, batch: batch))
                 }
             case let .dropout(p):
                 if training && p > 0 {
-                    dropoutForward(input: binding.input, output: binding.output, mask: binding.mask!, p: p,
-                                   count: count, generator: &dropoutGenerator)
-                } else if training {
-                    binding.mask!.update(repeating: 1, count: count)
-                    copyUnlessSame(binding.input, binding.output, count: count)
+                    run(.dropoutForward(binding, p: p, seed: dropoutGenerator.next(), count: count))
                 } else {
+                    if training { binding.mask!.update(repeating: 1, count: count) }
                     copyUnlessSame(binding.input, binding.output, count: count)
                 }
             case .relu:
-                reluForward(input: binding.input, output: binding.output, count: count)
+                run(.reluForward(binding, count: count))
             case .softmax:
                 softmaxForward(input: binding.input, output: binding.output, batch: batch, classes: binding.outputPerExample)
             case let .flatten(g):
-                flattenForward(input: binding.input, output: binding.output, geometry: g, batch: batch)
+                run(.flattenForward(binding, g, batch: batch))
             case let .linear(g):
-                linearForward(input: binding.input, weight: binding.weight!, bias: binding.bias, output: binding.output,
-                              geometry: g, batch: batch)
+                run(.linearForward(binding, g, batch: batch))
             }
         }
     }
 
+    /// Runs the backward passes in reverse order; each step's work is split between the lanes.
     private func backward(_ bindings: [StepBinding], batch: Int) {
         for k in stride(from: bindings.count - 1, through: 0, by: -1) {
             let binding = bindings[k]
             guard let outputGradient = binding.outputGradient else { continue }
             let started = profile == nil ? 0 : now()
             defer { profile?.backward[k] += profile == nil ? 0 : now() - started }
-            let inputGradient = binding.inputGradient
+            let computesInputGradient = binding.inputGradient != nil
             let count = batch * binding.outputPerExample
             switch binding.op {
             case let .conv2d(g):
-                conv2dBackward(input: binding.input, weight: binding.weight!, outputGradient: outputGradient,
-                               weightGradient: binding.weightGradient!, biasGradient: binding.biasGradient,
-                               inputGradient: inputGradient, columns: binding.backwardColumns!, geometry: g,
-                               batch: batch, chunk: binding.imagesPerChunk)
+                run(.convolutionBackward(binding, g, batch: batch))
+                if pool.lanes > 1 {
+                    run(.convolutionReduce(binding, g))
+                }
             case let .maxPool2d(g):
-                if let inputGradient {
-                    maxPool2dBackward(outputGradient: outputGradient, indices: binding.indices!,
-                                      inputGradient: inputGradient, geometry: g, batch: batch)
-                }
+                if computesInputGradient { run(.poolBackward(binding, g, batch: batch)) }
             case let .batchNorm2d(g):
-                batchNormBackward(input: binding.input, outputGradient: outputGradient, gamma: binding.weight!,
-                                  savedMean: binding.mean!, savedInvStd: binding.invStd!,
-                                  gammaGradient: binding.weightGradient!, betaGradient: binding.biasGradient!,
-                                  inputGradient: inputGradient, geometry: g, batch: batch)
+                run(.batchNormBackward(binding, g, batch: batch))
             case .dropout:
-                if let inputGradient {
-                    dropoutBackward(mask: binding.mask!, outputGradient: outputGradient, inputGradient: inputGradient, count: count)
-                }
+                if computesInputGradient { run(.dropoutBackward(binding, count: count)) }
             case .relu:
-                if let inputGradient {
-                    reluBackward(output: binding.output, outputGradient: outputGradient, inputGradient: inputGradient, count: count)
-                }
+                if computesInputGradient { run(.reluBackward(binding, count: count)) }
             case .softmax:
-                if let inputGradient {
+                if let inputGradient = binding.inputGradient {
                     softmaxBackward(output: binding.output, outputGradient: outputGradient, inputGradient: inputGradient,
                                     batch: batch, classes: binding.outputPerExample)
                 }
             case let .flatten(g):
-                if let inputGradient {
-                    flattenBackward(outputGradient: outputGradient, inputGradient: inputGradient, geometry: g, batch: batch)
-                }
+                if computesInputGradient { run(.flattenBackward(binding, g, batch: batch)) }
             case let .linear(g):
-                linearBackward(input: binding.input, weight: binding.weight!, outputGradient: outputGradient,
-                               weightGradient: binding.weightGradient!, biasGradient: binding.biasGradient,
-                               inputGradient: inputGradient, geometry: g, batch: batch)
+                run(.linearBackward(binding, g, batch: batch))
             }
         }
     }
@@ -335,21 +313,9 @@ public final class Network {
         let started = profile == nil ? 0 : now()
         defer { profile?.update += profile == nil ? 0 : now() - started }
         stepCount += 1
-        for group in updateGroups {
-            let p = parameters + group.offset
-            let g = gradients + group.offset
-            switch optimizer.kind {
-            case .adam:
-                let total = graph.parameterCount
-                adamUpdate(parameters: p, gradients: g, firstMoment: optimizerState + group.offset,
-                           secondMoment: optimizerState + total + group.offset, count: group.count, lr: optimizer.lr,
-                           beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps,
-                           weightDecay: group.weightDecay, step: stepCount)
-            case .sgd:
-                sgdUpdate(parameters: p, gradients: g, velocity: optimizerState + group.offset, count: group.count,
-                          lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: group.weightDecay)
-            }
-        }
+        run(.update(UpdateWork(groups: updateGroups, parameters: parameters, gradients: gradients,
+                               optimizerState: optimizerState, parameterCount: graph.parameterCount,
+                               optimizer: optimizer, step: stepCount)))
     }
 
     /// The values of one state_dict slot, as floats (counters as their value).
@@ -407,12 +373,6 @@ public final class LayerProfile {
     }
 }
 
-private struct UpdateGroup {
-    var offset: Int
-    var count: Int
-    var weightDecay: Double
-}
-
 private struct Blocks {
     var parameters: UnsafeMutablePointer<Float>
     var gradients: UnsafeMutablePointer<Float>
@@ -420,13 +380,13 @@ private struct Blocks {
     var counters: UnsafeMutablePointer<Int64>
 }
 
-private struct PlanIO {
+struct PlanIO {
     var input: UnsafeMutablePointer<Float>
     var labels: UnsafeMutablePointer<Int32>
 }
 
 /// One step's pointers into the arena and the parameter blocks, resolved once from the plan.
-private struct StepBinding {
+struct StepBinding {
     var op: Op
     var outputPerExample: Int
     var input: UnsafeMutablePointer<Float>
@@ -436,6 +396,8 @@ private struct StepBinding {
     var columns: UnsafeMutablePointer<Float>?
     var backwardColumns: UnsafeMutablePointer<Float>?
     var imagesPerChunk: Int
+    var columnsPerLane: Int
+    var weightGradientPartials: UnsafeMutablePointer<Float>?
     var indices: UnsafeMutablePointer<Int32>?
     var mask: UnsafeMutablePointer<Float>?
     var mean: UnsafeMutablePointer<Float>?
@@ -476,6 +438,8 @@ private func bind(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer
             columns: float(buffers.columns),
             backwardColumns: float(buffers.backwardColumns),
             imagesPerChunk: buffers.imagesPerChunk ?? 1,
+            columnsPerLane: buffers.columnsPerLane ?? 0,
+            weightGradientPartials: float(buffers.weightGradientPartials),
             indices: buffers.saved[.poolIndices].map { int32Pointer(arena, plan, $0) },
             mask: float(buffers.saved[.dropoutMask]),
             mean: float(buffers.saved[.batchMean]),

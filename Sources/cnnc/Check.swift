@@ -13,6 +13,9 @@ struct Check: ParsableCommand {
     @Option(help: "Batch size for the training memory plan (default: the spec's, else 32).")
     var batchSize: Int?
 
+    @Option(help: "Threads the memory plan is made for: each gets its own conv workspace (default: all cores).")
+    var threads: Int?
+
     @Flag(help: "Print the facts as JSON (an object for one file, an array for several).")
     var json = false
 
@@ -22,6 +25,7 @@ struct Check: ParsableCommand {
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one spec file") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -31,7 +35,8 @@ struct Check: ParsableCommand {
             let compilation = Compilation.compile(path: file)
             failed = failed || compilation.hasErrors
             let summary = compilation.graph.map { graph in
-                ModelSummary(graph: graph, train: compilation.spec?.train ?? TrainSpec(), batchSize: batchSize)
+                ModelSummary(graph: graph, train: compilation.spec?.train ?? TrainSpec(), batchSize: batchSize,
+                             threads: threads ?? availableCores())
             }
             if json {
                 reports.append(checkJSON(file: file, compilation: compilation, summary: summary))
@@ -60,13 +65,14 @@ struct ModelSummary {
     var evaluation: BufferPlan
     var memory: ParameterMemory
 
-    init(graph: Graph, train: TrainSpec, batchSize: Int?) {
+    init(graph: Graph, train: TrainSpec, batchSize: Int?, threads: Int) {
         self.graph = graph
         let settings = TrainingSettings.resolve(spec: train, overrides: TrainingOverrides(batchSize: batchSize),
-                                                threads: 1, validation: 0, limit: nil)
+                                                threads: threads, validation: 0, limit: nil)
         optimizer = settings.optimizer
-        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize)
-        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch)
+        let plans = TrainingPlans(graph: graph, settings: settings)
+        training = plans.training
+        evaluation = plans.evaluation
         memory = ParameterMemory(graph: graph, optimizer: optimizer)
     }
 
@@ -84,7 +90,7 @@ struct ModelSummary {
         out += "\n"
         out += "  parameters  \(groupedThousands(params)) (\(groupedThousands(Graph.parameterLimit - params)) under the limit of fewer than \(groupedThousands(Graph.parameterLimit)))\n"
         out += "  MACs        \(groupedThousands(macs)) per image forward; \(formatCount(Double(macs) * 60_000)) per 60,000-image epoch\n"
-        out += "\n  memory (training at batch \(training.batchSize), \(optimizer.kind.rawValue))\n"
+        out += "\n  memory (training at batch \(training.batchSize), \(optimizer.kind.rawValue), \(training.lanes) thread\(training.lanes == 1 ? "" : "s"))\n"
         out += "    parameters      \(formatBytes(memory.parameters))\n"
         out += "    gradients       \(formatBytes(memory.gradients))\n"
         out += "    optimizer state \(formatBytes(memory.optimizerState))\n"
@@ -160,6 +166,7 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
     })
     let memory = JSON.object([
         ("batch_size", .int(summary.training.batchSize)),
+        ("threads", .int(summary.training.lanes)),
         ("optimizer", .string(summary.optimizer.kind.rawValue)),
         ("parameter_bytes", .int(summary.memory.parameters)),
         ("gradient_bytes", .int(summary.memory.gradients)),

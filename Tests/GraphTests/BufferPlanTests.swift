@@ -221,7 +221,7 @@ final class BufferPlanTests: XCTestCase {
         XCTAssertEqual(plan.loss, LossBuffers(logits: 7, labels: 1, logitsGradient: 8))
         XCTAssertEqual(plan.steps, [
             StepBuffers(input: 0, output: 2, inputGradient: nil, outputGradient: 11, saved: [:], columns: 3,
-                        backwardColumns: 4, imagesPerChunk: 2),
+                        backwardColumns: 4, columnsPerLane: 288, imagesPerChunk: 2),
             StepBuffers(input: 2, output: 5, inputGradient: 11, outputGradient: 10, saved: [:]),
             StepBuffers(input: 5, output: 6, inputGradient: 10, outputGradient: 9, saved: [:]),
             StepBuffers(input: 6, output: 7, inputGradient: 9, outputGradient: 8, saved: [:]),
@@ -441,10 +441,16 @@ final class BufferPlanTests: XCTestCase {
     func testColumnChunksRespectTheBudget() throws {
         let graph = try exampleGraph("mnist")
         // Conv 3 (32→32 k3 at 28×28): 288 rows · 784 outputs · 4 B = 903,168 B per image;
-        // 8 MiB / 903,168 = 9 images per chunk.
+        // 2 MiB / 903,168 = 2 images per chunk.
         let plan = BufferPlan(graph: graph, mode: .training, batchSize: 32)
-        XCTAssertEqual(plan.steps[3].imagesPerChunk, 9)
-        XCTAssertEqual(plan.steps[3].columns.map { plan.tensor($0).elementCount }, 288 * 784 * 9)
+        XCTAssertEqual(plan.steps[3].imagesPerChunk, 2)
+        XCTAssertEqual(plan.steps[3].columns.map { plan.tensor($0).elementCount }, 288 * 784 * 2)
+        XCTAssertNil(plan.steps[3].weightGradientPartials)
+        // With two lanes each lane gets its own region, and lane 1 its own weight-gradient sums.
+        let twoLanes = BufferPlan(graph: graph, mode: .training, batchSize: 32, lanes: 2)
+        XCTAssertEqual(twoLanes.steps[3].columnsPerLane, 288 * 784 * 2)
+        XCTAssertEqual(twoLanes.steps[3].columns.map { twoLanes.tensor($0).elementCount }, 288 * 784 * 2 * 2)
+        XCTAssertEqual(twoLanes.steps[3].weightGradientPartials.map { twoLanes.tensor($0).elementCount }, 32 * 288)
         // Conv 0 (9 rows · 784 · 4 B = 28,224 B) fits the whole batch.
         XCTAssertEqual(plan.steps[0].imagesPerChunk, 32)
         let small = BufferPlan(graph: graph, mode: .training, batchSize: 1)

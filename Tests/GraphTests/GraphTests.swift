@@ -602,16 +602,9 @@ final class GraphTests: XCTestCase {
     }
 }
 
-/// Known bug: the decoder accepts any integer that fits in Int, and Graph.compile multiplies and adds
-/// them unchecked, so these specs trap ("arithmetic overflow") instead of producing a diagnostic. A
-/// trap kills the whole XCTest process and every other result with it, so these run only with
-/// CNNC_GRAPH_OVERFLOW_TESTS=1 set; drop the gate once Graph.compile checks its arithmetic.
+/// The decoder accepts any integer that fits in Int; Graph.compile bounds every size at
+/// `Graph.sizeLimit` with checked arithmetic, so absurd specs get a diagnostic, never a trap.
 final class GraphOverflowTests: XCTestCase {
-    override func setUpWithError() throws {
-        try XCTSkipUnless(ProcessInfo.processInfo.environment["CNNC_GRAPH_OVERFLOW_TESTS"] != nil,
-                          "traps in Graph.compile (arithmetic overflow); set CNNC_GRAPH_OVERFLOW_TESTS=1 to run")
-    }
-
     private func assertRejected(_ yaml: String, file: StaticString = #filePath, line: UInt = #line) {
         let compilation = compile(yaml)
         XCTAssertNil(compilation.graph, file: file, line: line)

@@ -1,3 +1,5 @@
+/// Each kernel here handles the channels in `channels` (default: all), so lanes can split them.
+
 /// Batch norm forward in training mode: normalizes each channel with the batch's mean and biased
 /// variance, saves mean and 1/std for backward, and updates the running estimates with
 /// `momentum` (running_var takes the unbiased variance, as PyTorch).
@@ -9,10 +11,10 @@ func batchNormForwardTraining(input: UnsafePointer<Float>, output: UnsafeMutable
                               gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                               runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                               savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                              geometry g: BatchNormGeometry, batch: Int) {
+                              geometry g: BatchNormGeometry, batch: Int, channels: Range<Int>? = nil) {
     let m = batch * g.spatial
     let momentum = Float(g.momentum)
-    for c in 0..<g.channels {
+    for c in channels ?? 0..<g.channels {
         let x = input + c * m
         let y = output + c * m
         let mean = Double(laneSum(x, count: m)) / Double(m)
@@ -36,9 +38,9 @@ func batchNormForwardTraining(input: UnsafePointer<Float>, output: UnsafeMutable
 func batchNormForwardEvaluation(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                 runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
-                                geometry g: BatchNormGeometry, batch: Int) {
+                                geometry g: BatchNormGeometry, batch: Int, channels: Range<Int>? = nil) {
     let m = batch * g.spatial
-    for c in 0..<g.channels {
+    for c in channels ?? 0..<g.channels {
         let invStd = 1 / (Double(runningVar[c]) + g.eps).squareRoot()
         let scale = Float(invStd) * gamma[c]
         let shift = beta[c] - runningMean[c] * scale
@@ -55,9 +57,10 @@ func batchNormForwardEvaluation(input: UnsafePointer<Float>, output: UnsafeMutab
 func batchNormBackward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                        gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
                        gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
-                       inputGradient: UnsafeMutablePointer<Float>?, geometry g: BatchNormGeometry, batch: Int) {
+                       inputGradient: UnsafeMutablePointer<Float>?, geometry g: BatchNormGeometry, batch: Int,
+                       channels: Range<Int>? = nil) {
     let m = batch * g.spatial
-    for c in 0..<g.channels {
+    for c in channels ?? 0..<g.channels {
         let x = input + c * m
         let dy = outputGradient + c * m
         let mean = savedMean[c]

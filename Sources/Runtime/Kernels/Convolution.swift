@@ -1,4 +1,3 @@
-import CBLAS
 
 // Image tensors are stored channel-major across the batch ("CBHW"): element (c, b, y, x) of a
 // batch of B images is at ((c·B + b)·H + y)·W + x. One GEMM per chunk of images then writes a
@@ -106,74 +105,112 @@ func col2im(_ columns: UnsafePointer<Float>, _ input: UnsafeMutablePointer<Float
     }
 }
 
-/// Convolution forward, im2col + SGEMM per chunk of images.
+/// Convolution forward, im2col + SGEMM per chunk, for the images in `images` (one lane's share).
 /// - input: [C, batch, H, W]
 /// - weight: [OC, C·KH·KW] (PyTorch's [OC, C, KH, KW])
 /// - bias: [OC] or nil
-/// - output: [OC, batch, OH, OW]
-/// - columns: workspace of [C·KH·KW, chunk·OH·OW]
+/// - output: [OC, batch, OH, OW], written for `images`
+/// - columns: this lane's workspace of [C·KH·KW, chunk·OH·OW]
 @inline(never)
 func conv2dForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
-                   geometry g: Conv2DGeometry, batch: Int, chunk: Int) {
+                   geometry g: Conv2DGeometry, batch: Int, chunk: Int, images: Range<Int>) {
     let spatial = g.outSpatial
-    var first = 0
-    while first < batch {
-        let count = min(chunk, batch - first)
+    var first = images.lowerBound
+    while first < images.upperBound {
+        let count = min(chunk, images.upperBound - first)
         im2col(input, columns, geometry: g, batch: batch, first: first, count: count)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    Int32(g.outChannels), Int32(count * spatial), Int32(g.columnRows),
-                    1, weight, Int32(g.columnRows), columns, Int32(count * spatial),
-                    0, output + first * spatial, Int32(batch * spatial))
+        gemm(transposeA: false, transposeB: false, m: g.outChannels, n: count * spatial, k: g.columnRows,
+             alpha: 1, a: weight, lda: g.columnRows, b: columns, ldb: count * spatial,
+             beta: 0, c: output + first * spatial, ldc: batch * spatial)
         first += count
     }
-    guard let bias else { return }
+    guard let bias, !images.isEmpty else { return }
     let run = batch * spatial
+    let start = images.lowerBound * spatial
+    let length = images.count * spatial
     for oc in 0..<g.outChannels {
-        laneAffine(output + oc * run, output + oc * run, count: run, scale: 1, shift: bias[oc])
+        let row = output + oc * run + start
+        laneAffine(row, row, count: length, scale: 1, shift: bias[oc])
     }
 }
 
-/// Convolution backward: weight and bias gradients (overwritten), and the input gradient
-/// (overwritten) when asked for.
+/// Convolution forward over the whole batch on one thread.
+func conv2dForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                   output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
+                   geometry g: Conv2DGeometry, batch: Int, chunk: Int) {
+    conv2dForward(input: input, weight: weight, bias: bias, output: output, columns: columns,
+                  geometry: g, batch: batch, chunk: chunk, images: 0..<batch)
+}
+
+/// Convolution backward for the images in `images` (one lane's share): the weight gradient of
+/// those images (overwritten into `weightGradient`) and, when asked, their input gradient
+/// (overwritten).
 /// - input: [C, batch, H, W] (the forward input)
 /// - outputGradient: [OC, batch, OH, OW]
-/// - weightGradient: [OC, C·KH·KW]; biasGradient: [OC] or nil
+/// - weightGradient: [OC, C·KH·KW]
 /// - inputGradient: [C, batch, H, W] or nil
-/// - columns: workspace of [C·KH·KW, chunk·OH·OW], reused for the column gradient
+/// - columns: this lane's workspace of [C·KH·KW, chunk·OH·OW], reused for the column gradient
 @inline(never)
 func conv2dBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                     outputGradient: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
-                    biasGradient: UnsafeMutablePointer<Float>?, inputGradient: UnsafeMutablePointer<Float>?,
-                    columns: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int, chunk: Int) {
+                    inputGradient: UnsafeMutablePointer<Float>?, columns: UnsafeMutablePointer<Float>,
+                    geometry g: Conv2DGeometry, batch: Int, chunk: Int, images: Range<Int>) {
     let spatial = g.outSpatial
     let run = batch * spatial
-    if let biasGradient {
-        for oc in 0..<g.outChannels {
-            biasGradient[oc] = laneSum(outputGradient + oc * run, count: run)
-        }
+    if images.isEmpty {
+        weightGradient.update(repeating: 0, count: g.weightCount)
+        return
     }
     if let inputGradient {
-        inputGradient.update(repeating: 0, count: g.inChannels * batch * g.inHeight * g.inWidth)
+        let plane = g.inHeight * g.inWidth
+        for c in 0..<g.inChannels {
+            (inputGradient + (c * batch + images.lowerBound) * plane).update(repeating: 0, count: images.count * plane)
+        }
     }
-    var first = 0
-    while first < batch {
-        let count = min(chunk, batch - first)
+    var first = images.lowerBound
+    while first < images.upperBound {
+        let count = min(chunk, images.upperBound - first)
         let n = count * spatial
         im2col(input, columns, geometry: g, batch: batch, first: first, count: count)
         // dW (+)= dY[:, chunk] · columnsᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                    Int32(g.outChannels), Int32(g.columnRows), Int32(n),
-                    1, outputGradient + first * spatial, Int32(run), columns, Int32(n),
-                    first == 0 ? 0 : 1, weightGradient, Int32(g.columnRows))
+        gemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.columnRows, k: n,
+             alpha: 1, a: outputGradient + first * spatial, lda: run, b: columns, ldb: n,
+             beta: first == images.lowerBound ? 0 : 1, c: weightGradient, ldc: g.columnRows)
         if let inputGradient {
             // dColumns = Wᵀ · dY[:, chunk], then scattered back onto the input.
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                        Int32(g.columnRows), Int32(n), Int32(g.outChannels),
-                        1, weight, Int32(g.columnRows), outputGradient + first * spatial, Int32(run),
-                        0, columns, Int32(n))
+            gemm(transposeA: true, transposeB: false, m: g.columnRows, n: n, k: g.outChannels,
+                 alpha: 1, a: weight, lda: g.columnRows, b: outputGradient + first * spatial, ldb: run,
+                 beta: 0, c: columns, ldc: n)
             col2im(columns, inputGradient, geometry: g, batch: batch, first: first, count: count)
         }
         first += count
     }
+}
+
+/// Bias gradient of a convolution for the output channels in `channels`: the sum of dY over the
+/// batch and positions (overwritten).
+/// - outputGradient: [OC, batch, OH, OW]; biasGradient: [OC]
+@inline(never)
+func conv2dBiasGradient(outputGradient: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+                        geometry g: Conv2DGeometry, batch: Int, channels: Range<Int>) {
+    let run = batch * g.outSpatial
+    for oc in channels {
+        biasGradient[oc] = laneSum(outputGradient + oc * run, count: run)
+    }
+}
+
+/// Convolution backward over the whole batch on one thread: weight and bias gradients
+/// (overwritten), and the input gradient (overwritten) when asked for.
+func conv2dBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                    outputGradient: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
+                    biasGradient: UnsafeMutablePointer<Float>?, inputGradient: UnsafeMutablePointer<Float>?,
+                    columns: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int, chunk: Int) {
+    if let biasGradient {
+        conv2dBiasGradient(outputGradient: outputGradient, biasGradient: biasGradient, geometry: g, batch: batch,
+                           channels: 0..<g.outChannels)
+    }
+    conv2dBackward(input: input, weight: weight, outputGradient: outputGradient, weightGradient: weightGradient,
+                   inputGradient: inputGradient, columns: columns, geometry: g, batch: batch, chunk: chunk,
+                   images: 0..<batch)
 }

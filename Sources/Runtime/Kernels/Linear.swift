@@ -1,4 +1,3 @@
-import CBLAS
 
 /// Fully connected forward: output = input · Wᵀ + bias.
 /// - input: [batch, in]
@@ -9,8 +8,9 @@ import CBLAS
 func linearForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, geometry g: LinearGeometry, batch: Int) {
     let (i, o) = (g.inFeatures, g.outFeatures)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(o), Int32(i),
-                1, input, Int32(i), weight, Int32(i), 0, output, Int32(o))
+    gemm(transposeA: false, transposeB: true, m: batch, n: o, k: i,
+         alpha: 1, a: input, lda: i, b: weight, ldb: i,
+         beta: 0, c: output, ldc: o)
     guard let bias else { return }
     for b in 0..<batch {
         let row = output + b * o
@@ -30,8 +30,9 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
                     inputGradient: UnsafeMutablePointer<Float>?, geometry g: LinearGeometry, batch: Int) {
     let (i, o) = (g.inFeatures, g.outFeatures)
     // dW = dYᵀ · X
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(o), Int32(i), Int32(batch),
-                1, outputGradient, Int32(o), input, Int32(i), 0, weightGradient, Int32(i))
+    gemm(transposeA: true, transposeB: false, m: o, n: i, k: batch,
+         alpha: 1, a: outputGradient, lda: o, b: input, ldb: i,
+         beta: 0, c: weightGradient, ldc: i)
     if let biasGradient {
         for j in 0..<o {
             var total: Float = 0
@@ -43,7 +44,51 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
     }
     if let inputGradient {
         // dX = dY · W
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(i), Int32(o),
-                    1, outputGradient, Int32(o), weight, Int32(i), 0, inputGradient, Int32(i))
+        gemm(transposeA: false, transposeB: false, m: batch, n: i, k: o,
+             alpha: 1, a: outputGradient, lda: o, b: weight, ldb: i,
+             beta: 0, c: inputGradient, ldc: i)
+    }
+}
+
+/// Fully connected forward for the batch rows in `rows` (one lane's share).
+/// - input: [batch, in]; weight: [out, in]; bias: [out] or nil; output: [batch, out]
+@inline(never)
+func linearForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                   output: UnsafeMutablePointer<Float>, geometry g: LinearGeometry, rows: Range<Int>) {
+    guard !rows.isEmpty else { return }
+    linearForward(input: input + rows.lowerBound * g.inFeatures, weight: weight, bias: bias,
+                  output: output + rows.lowerBound * g.outFeatures, geometry: g, batch: rows.count)
+}
+
+/// Fully connected backward split between lanes: the weight and bias gradients of the output
+/// features in `features`, and the input gradient of the batch rows in `rows` (all overwritten).
+/// - input: [batch, in]; outputGradient: [batch, out]; weightGradient: [out, in]
+/// - biasGradient: [out] or nil; inputGradient: [batch, in] or nil
+@inline(never)
+func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+                    inputGradient: UnsafeMutablePointer<Float>?, geometry g: LinearGeometry, batch: Int,
+                    features: Range<Int>, rows: Range<Int>) {
+    let (i, o) = (g.inFeatures, g.outFeatures)
+    if !features.isEmpty {
+        // dW[features] = dY[:, features]ᵀ · X
+        gemm(transposeA: true, transposeB: false, m: features.count, n: i, k: batch,
+             alpha: 1, a: outputGradient + features.lowerBound, lda: o, b: input, ldb: i,
+             beta: 0, c: weightGradient + features.lowerBound * i, ldc: i)
+        if let biasGradient {
+            for j in features {
+                var total: Float = 0
+                for b in 0..<batch {
+                    total += outputGradient[b * o + j]
+                }
+                biasGradient[j] = total
+            }
+        }
+    }
+    if let inputGradient, !rows.isEmpty {
+        // dX[rows] = dY[rows] · W
+        gemm(transposeA: false, transposeB: false, m: rows.count, n: i, k: o,
+             alpha: 1, a: outputGradient + rows.lowerBound * o, lda: o, b: weight, ldb: i,
+             beta: 0, c: inputGradient + rows.lowerBound * i, ldc: i)
     }
 }

@@ -1,13 +1,14 @@
-/// Max pooling forward over each (channel, image) plane, floor rounding, windows clipped to the
+/// Max pooling forward over each (channel, image) plane in `planes` (default: all), floor rounding, windows clipped to the
 /// input (PyTorch pads with −∞). Records the argmax's index within its input plane when asked.
 /// - input: [C, batch, H, W]
 /// - output: [C, batch, OH, OW]
 /// - indices: [C, batch, OH, OW] or nil (evaluation)
 @inline(never)
 func maxPool2dForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                      indices: UnsafeMutablePointer<Int32>?, geometry g: Pool2DGeometry, batch: Int) {
+                      indices: UnsafeMutablePointer<Int32>?, geometry g: Pool2DGeometry, batch: Int,
+                      planes: Range<Int>? = nil) {
     let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
-    for plane in 0..<(g.channels * batch) {
+    for plane in planes ?? 0..<(g.channels * batch) {
         let inPlane = input + plane * h * w
         let outPlane = output + plane * oh * ow
         let indexPlane = indices.map { $0 + plane * oh * ow }
@@ -32,16 +33,19 @@ func maxPool2dForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<
     }
 }
 
-/// Max pooling backward: each output gradient goes to its argmax (overwrites inputGradient).
+/// Max pooling backward for the (channel, image) planes in `planes` (default: all): each output
+/// gradient goes to its argmax (overwrites those planes of inputGradient).
 /// - outputGradient: [C, batch, OH, OW]; indices: [C, batch, OH, OW]
 /// - inputGradient: [C, batch, H, W]
 @inline(never)
 func maxPool2dBackward(outputGradient: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
-                       inputGradient: UnsafeMutablePointer<Float>, geometry g: Pool2DGeometry, batch: Int) {
+                       inputGradient: UnsafeMutablePointer<Float>, geometry g: Pool2DGeometry, batch: Int,
+                       planes: Range<Int>? = nil) {
     let inSize = g.inHeight * g.inWidth
     let outSize = g.outHeight * g.outWidth
-    inputGradient.update(repeating: 0, count: g.channels * batch * inSize)
-    for plane in 0..<(g.channels * batch) {
+    let range = planes ?? 0..<(g.channels * batch)
+    (inputGradient + range.lowerBound * inSize).update(repeating: 0, count: range.count * inSize)
+    for plane in range {
         let inPlane = inputGradient + plane * inSize
         let base = plane * outSize
         for i in 0..<outSize {

@@ -19,8 +19,9 @@ public struct BenchmarkResult: Sendable {
 /// reports per-layer times from a second, profiled pass of the same length.
 public func runBenchmark(graph: Graph, batchSize: Int, steps: Int, warmup: Int = 5, threads: Int,
                          optimizer: OptimizerSettings, seed: UInt64) -> BenchmarkResult {
-    setBLASThreads(threads)
-    let network = Network(graph: graph, trainingBatch: batchSize, evaluationBatch: 1, optimizer: optimizer, seed: seed)
+    setBLASThreads(1)
+    let network = Network(graph: graph, trainingBatch: batchSize, evaluationBatch: 1, optimizer: optimizer, seed: seed,
+                          lanes: threads)
     var generator = SeededGenerator(seed: seed)
     let features = graph.input.elementCount
     let examples = batchSize * 4

@@ -146,7 +146,7 @@ public final class Sweep {
     /// sweep's table files after every run. Returns the rows in value order.
     public func run(progress: @escaping (SweepProgress) -> Void, runFinished: @escaping (SweepRunResult) -> Void,
                     shouldStop: @escaping () -> Bool) -> [SweepRow] {
-        setBLASThreads(settings.threads)
+        setBLASThreads(1)
         started = now()
         var next = 0
         DispatchQueue.concurrentPerform(iterations: jobs) { _ in

@@ -135,8 +135,8 @@ public struct TrainingPlans: Sendable {
     public var evaluation: BufferPlan
 
     public init(graph: Graph, settings: TrainingSettings) {
-        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize)
-        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch)
+        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize, lanes: settings.threads)
+        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch, lanes: settings.threads)
     }
 
     /// Bytes one run allocates: parameters and their companions plus both arenas.
@@ -176,7 +176,8 @@ public final class Trainer {
                     progress: (TrainingProgress) -> Void = { _ in },
                     epochEnd: (_ reports: [EpochReport]) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) -> TrainingResult {
-        setBLASThreads(settings.threads)
+        // The lanes split every step between `settings.threads` threads; each GEMM runs on one.
+        setBLASThreads(1)
         var reports: [EpochReport] = []
         let start = now()
         var order = split.training
