@@ -117,7 +117,9 @@ struct Sweep: ParsableCommand {
             shouldStop: { Interrupt.isRequested })
         bar.clear()
         let chosen = selectBest(rows, on: split)
-        print(sweepTable(rows, chosen: chosen, split: split, validation: val))
+        // With --json, stdout carries only the JSON; the table goes to standard error.
+        let report = RunLog(quiet: false, toStandardError: json)
+        report.line(sweepTable(rows, chosen: chosen, split: split, validation: val))
         if let chosen {
             let row = rows[chosen]
             let score = (split == .validation ? row.validationAccuracy : row.testAccuracy).map { formatFixed($0.mean, digits: 4) } ?? "?"
@@ -125,17 +127,21 @@ struct Sweep: ParsableCommand {
             let honesty = split == .validation
                 ? "its test accuracy \(test) was not used to choose it"
                 : "its test accuracy \(test) was used to choose it, so it overstates accuracy on new data"
-            print("chosen p = \(row.value) (best \(split == .validation ? "validation" : "test") accuracy \(score)); \(honesty)")
+            report.line("chosen p = \(row.value) (best \(split == .validation ? "validation" : "test") accuracy \(score)); \(honesty)")
+        } else {
+            report.line("no p chosen: no value finished all of its runs")
         }
         if Interrupt.isRequested {
-            print("interrupted: runs marked 'not run' did not finish; finished runs are in \(directory)")
+            report.line("interrupted: runs marked 'not run' did not finish; finished runs are in \(directory)")
         }
-        print("results in \(directory) (sweep.csv, sweep.json, sweep.svg, one folder per run)")
+        report.line("results in \(directory) (sweep.csv, sweep.json, sweep.svg, one folder per run)")
         if json {
             let text = (try? String(contentsOfFile: directory + "/sweep.json", encoding: .utf8)) ?? "{}"
             print(text, terminator: "")
         }
         if Interrupt.isRequested { throw ExitCode(130) }
+        // Like `train`, a sweep in which no run finished has failed.
+        if !rows.contains(where: { $0.runs.contains { $0.status == .finished } }) { throw ExitCode.failure }
     }
 }
 

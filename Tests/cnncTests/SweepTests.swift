@@ -291,8 +291,8 @@ final class SweepTests: XCTestCase {
     func testDivergingRunsAreRecordedAndTheSweepContinues() throws {
         let out = scratch + "/diverge"
         let result = try sweep(dropout: "0,0.5", out: out, ["--lr", "1e6", "--optimizer", "sgd"])
-        // Every run failed, so nothing was chosen; the CLI still exits 0 (see the report).
-        XCTAssertEqual(result.status, 0, result.transcript)
+        // Every run failed, so nothing was chosen and the sweep failed, as `train` does.
+        XCTAssertEqual(result.status, 1, result.transcript)
 
         let csv = try readCSV(out + "/sweep.csv")
         XCTAssertEqual(csv.map { $0["p"] }, ["0", "0.5"], "both values ran")
@@ -321,5 +321,6 @@ final class SweepTests: XCTestCase {
             XCTAssertFalse(line.contains("chosen"), line)
         }
         XCTAssertFalse(result.stdout.contains("chosen p ="), result.transcript)
+        XCTAssertTrue(result.stdout.contains("no p chosen"), result.transcript)
     }
 }

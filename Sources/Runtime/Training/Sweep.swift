@@ -160,12 +160,13 @@ public final class Sweep {
                 lock.lock()
                 results[index] = result
                 fractions[index] = nil
-                let snapshot = results
+                // Written under the lock, so a slower worker can never overwrite newer tables.
+                try? writeTables(results)
                 lock.unlock()
-                try? writeTables(snapshot)
                 runFinished(result)
             }
         }
+        try? writeTables(results)
         return rows(results)
     }
 

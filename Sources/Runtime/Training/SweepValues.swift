@@ -41,7 +41,7 @@ public func parseSweepValues(_ text: String, allowedRange: Range<Double> = 0..<1
         guard parts.count == 3 else {
             throw SweepValueError(description: "a range is start:stop:step, got '\(trimmed)'")
         }
-        let numbers = try parts.map(parseDecimal)
+        let numbers = try parts.map { try parseDecimal($0.trimmingCharacters(in: .whitespaces)) }
         let scale = numbers.map(\.scale).max() ?? 0
         let (start, stop, step) = (rescale(numbers[0], to: scale), rescale(numbers[1], to: scale), rescale(numbers[2], to: scale))
         guard step > 0 else { throw SweepValueError(description: "the step must be positive, got \(numbers[2])") }
