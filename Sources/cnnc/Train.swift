@@ -65,7 +65,7 @@ struct Train: ParsableCommand {
             shouldStop: { Interrupt.isRequested })
         bar.clear()
         let record = RunRecord(compilation: compilation, graph: graph, settings: settings, dropout: dropout,
-                               result: result, startedAt: started)
+                               result: result, startedAt: started, network: trainer.network)
         try writeRunFiles(record, network: trainer.network, directory: directory)
         let final = record.finalTestAccuracy.map { "final test accuracy \(formatFixed($0, digits: 4))" } ?? "no epoch finished"
         let status = result.outcome == .finished ? "" : " (\(result.outcome.description))"

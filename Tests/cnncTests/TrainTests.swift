@@ -132,6 +132,24 @@ final class TrainTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("final test accuracy"), "progress lines move to stderr\n\(result.transcript)")
     }
 
+    /// The arena `train` allocates is the one `check` planned, for the same batch size and threads.
+    func testTrainingAllocatesTheArenaCheckPrints() throws {
+        let spec = try CLI.write(batchNormSpec, named: "arena.yaml", in: scratch)
+        for threads in ["1", "2"] {
+            let out = scratch + "/arena" + threads
+            let result = try train(spec, out: out, ["--limit", "64", "--threads", threads, "--quiet"])
+            XCTAssertEqual(result.status, 0, result.transcript)
+            let summary = try CLI.jsonObject(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+            let trained = try XCTUnwrap(summary["memory"] as? [String: Any])
+            let check = try CLI.run(["check", spec, "--json", "--threads", threads])
+            let planned = try XCTUnwrap(try CLI.jsonObject(check.stdout)["memory"] as? [String: Any])
+            for key in ["training_arena_bytes", "evaluation_arena_bytes", "parameter_bytes", "optimizer_state_bytes"] {
+                XCTAssertEqual(trained[key] as? Int, planned[key] as? Int, "\(key) with \(threads) threads")
+            }
+            XCTAssertGreaterThan(trained["training_arena_bytes"] as? Int ?? 0, 0)
+        }
+    }
+
     // MARK: - Determinism
 
     func testSameSeedIsByteIdenticalAndAnotherSeedIsNot() throws {

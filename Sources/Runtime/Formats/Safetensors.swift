@@ -66,7 +66,7 @@ public func encodeSafetensors(_ tensors: [SafetensorsTensor], metadata: [(String
         let size = t.payload.count * t.payload.elementSize
         if !first { json += "," }
         first = false
-        json += jsonString(t.name)
+        json += jsonQuoted(t.name)
         json += ":{\"dtype\":\"\(t.payload.dtype)\",\"shape\":["
         json += t.shape.map(String.init).joined(separator: ",")
         json += "],\"data_offsets\":[\(offset),\(offset + size)]}"
@@ -75,7 +75,7 @@ public func encodeSafetensors(_ tensors: [SafetensorsTensor], metadata: [(String
     if !metadata.isEmpty {
         if !first { json += "," }
         json += "\"__metadata__\":{"
-        json += metadata.map { jsonString($0.0) + ":" + jsonString($0.1) }.joined(separator: ",")
+        json += metadata.map { jsonQuoted($0.0) + ":" + jsonQuoted($0.1) }.joined(separator: ",")
         json += "}"
     }
     json += "}"
@@ -232,27 +232,6 @@ public func readSafetensors(path: String) throws -> (tensors: [SafetensorsTensor
     return try decodeSafetensors([UInt8](data), source: path)
 }
 
-/// Quotes and escapes `s` as a JSON string.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let h = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
 
 /// A parsed JSON value; objects keep their key order.
 enum JSONValue {

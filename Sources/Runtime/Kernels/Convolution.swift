@@ -19,6 +19,38 @@ func ceilDivide(_ a: Int, _ b: Int) -> Int {
     a >= 0 ? (a + b - 1) / b : -((-a) / b)
 }
 
+/// Walks the im2col matrix of images [first, first + count) one output row at a time, for
+/// `im2col` and its adjoint `col2im`. For column row (c, ky, kx), image and output row oy it calls
+/// `visit(columnRow, inputRow, low, high)`: the element offset of that stretch of OW columns, the
+/// element offset of the input row it reads (nil when oy reads padding), and the range of output
+/// columns [low, high) whose input column `ox·stride − pad + kx` is inside the image. Input column
+/// of output column ox is at `inputRow + ox·stride` (the offset already includes kx − pad).
+@inline(__always)
+func forEachColumnRow(geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int,
+                      _ visit: (_ columnRow: Int, _ inputRow: Int?, _ low: Int, _ high: Int) -> Void) {
+    let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    let columnCount = count * oh * ow
+    var row = 0
+    for c in 0..<g.inChannels {
+        for ky in 0..<g.kernel.h {
+            for kx in 0..<g.kernel.w {
+                let (low, high) = validColumns(outWidth: ow, width: w, stride: g.stride.w, pad: g.padding.w, offset: kx)
+                let shift = kx - g.padding.w
+                for image in 0..<count {
+                    let plane = (c * batch + first + image) * h * w
+                    let columnPlane = row * columnCount + image * oh * ow
+                    for oy in 0..<oh {
+                        let iy = oy * g.stride.h - g.padding.h + ky
+                        let inside = iy >= 0 && iy < h
+                        visit(columnPlane + oy * ow, inside ? plane + iy * w + shift : nil, low, high)
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
 /// Lowers images [first, first + count) of a CBHW batch into columns: row (c, ky, kx), column
 /// (image, oy, ox), zero where the window reads padding.
 /// - input: [C, batch, H, W]
@@ -26,41 +58,23 @@ func ceilDivide(_ a: Int, _ b: Int) -> Int {
 @inline(never)
 func im2col(_ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>,
             geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
-    let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
-    let (sh, sw) = (g.stride.h, g.stride.w)
-    let columnCount = count * oh * ow
-    var row = 0
-    for c in 0..<g.inChannels {
-        for ky in 0..<g.kernel.h {
-            for kx in 0..<g.kernel.w {
-                let rowStart = columns + row * columnCount
-                let (low, high) = validColumns(outWidth: ow, width: w, stride: sw, pad: g.padding.w, offset: kx)
-                let shift = kx - g.padding.w
-                for image in 0..<count {
-                    let plane = input + (c * batch + first + image) * h * w
-                    let outPlane = rowStart + image * oh * ow
-                    for oy in 0..<oh {
-                        let iy = oy * sh - g.padding.h + ky
-                        let outRow = outPlane + oy * ow
-                        guard iy >= 0 && iy < h else {
-                            outRow.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        let inRow = plane + iy * w + shift
-                        if low > 0 { outRow.update(repeating: 0, count: low) }
-                        if sw == 1 {
-                            (outRow + low).update(from: inRow + low, count: high - low)
-                        } else {
-                            for ox in low..<high {
-                                outRow[ox] = inRow[ox * sw]
-                            }
-                        }
-                        if high < ow { (outRow + high).update(repeating: 0, count: ow - high) }
-                    }
-                }
-                row += 1
+    let (ow, sw) = (g.outWidth, g.stride.w)
+    forEachColumnRow(geometry: g, batch: batch, first: first, count: count) { columnRow, inputRow, low, high in
+        let outRow = columns + columnRow
+        guard let inputRow else {
+            outRow.update(repeating: 0, count: ow)
+            return
+        }
+        let inRow = input + inputRow
+        if low > 0 { outRow.update(repeating: 0, count: low) }
+        if sw == 1 {
+            (outRow + low).update(from: inRow + low, count: high - low)
+        } else {
+            for ox in low..<high {
+                outRow[ox] = inRow[ox * sw]
             }
         }
+        if high < ow { (outRow + high).update(repeating: 0, count: ow - high) }
     }
 }
 
@@ -70,36 +84,18 @@ func im2col(_ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float
 @inline(never)
 func col2im(_ columns: UnsafePointer<Float>, _ input: UnsafeMutablePointer<Float>,
             geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
-    let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
-    let (sh, sw) = (g.stride.h, g.stride.w)
-    let columnCount = count * oh * ow
-    var row = 0
-    for c in 0..<g.inChannels {
-        for ky in 0..<g.kernel.h {
-            for kx in 0..<g.kernel.w {
-                let rowStart = columns + row * columnCount
-                let (low, high) = validColumns(outWidth: ow, width: w, stride: sw, pad: g.padding.w, offset: kx)
-                let shift = kx - g.padding.w
-                for image in 0..<count {
-                    let plane = input + (c * batch + first + image) * h * w
-                    let colPlane = rowStart + image * oh * ow
-                    for oy in 0..<oh {
-                        let iy = oy * sh - g.padding.h + ky
-                        guard iy >= 0 && iy < h else { continue }
-                        let inRow = plane + iy * w + shift
-                        let colRow = colPlane + oy * ow
-                        if sw == 1 {
-                            for ox in low..<high {
-                                inRow[ox] += colRow[ox]
-                            }
-                        } else {
-                            for ox in low..<high {
-                                inRow[ox * sw] += colRow[ox]
-                            }
-                        }
-                    }
-                }
-                row += 1
+    let sw = g.stride.w
+    forEachColumnRow(geometry: g, batch: batch, first: first, count: count) { columnRow, inputRow, low, high in
+        guard let inputRow else { return }
+        let inRow = input + inputRow
+        let colRow = columns + columnRow
+        if sw == 1 {
+            for ox in low..<high {
+                inRow[ox] += colRow[ox]
+            }
+        } else {
+            for ox in low..<high {
+                inRow[ox * sw] += colRow[ox]
             }
         }
     }

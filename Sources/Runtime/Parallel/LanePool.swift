@@ -60,7 +60,7 @@ private final class PoolState: @unchecked Sendable {
     private var job: UnsafeRawPointer?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
-    private static let spins = 20_000
+    private static let spins = 200_000
 
     init(perform: @escaping @Sendable (UnsafeRawPointer, Int) -> Void) {
         self.perform = perform

@@ -9,15 +9,19 @@ public struct RunRecord: Sendable {
     public var dropout: Double?
     public var result: TrainingResult
     public var startedAt: Date
+    /// Bytes the run allocated: parameter block and companions, and both arenas.
+    public var memory: (parameters: ParameterMemory, trainingArena: Int, evaluationArena: Int)
 
     public init(compilation: Compilation, graph: Graph, settings: TrainingSettings, dropout: Double?,
-                result: TrainingResult, startedAt: Date) {
+                result: TrainingResult, startedAt: Date, network: Network) {
         self.compilation = compilation
         self.graph = graph
         self.settings = settings
         self.dropout = dropout
         self.result = result
         self.startedAt = startedAt
+        memory = (ParameterMemory(graph: graph, optimizer: settings.optimizer),
+                  network.trainingPlan.arenaBytes, network.evaluationPlan.arenaBytes)
     }
 
     public var specSHA256: String { sha256Hex(Array(compilation.source.text.utf8)) }
@@ -79,6 +83,14 @@ public func summaryJSON(_ record: RunRecord) -> JSON {
         ("params", .int(record.graph.parameterCount)),
         ("macs", .int(record.graph.macsPerExample)),
         ("settings", settingsJSON(record.settings, dropout: record.dropout)),
+        ("memory", .object([
+            ("parameter_bytes", .int(record.memory.parameters.parameters)),
+            ("gradient_bytes", .int(record.memory.parameters.gradients)),
+            ("optimizer_state_bytes", .int(record.memory.parameters.optimizerState)),
+            ("statistics_bytes", .int(record.memory.parameters.statistics)),
+            ("training_arena_bytes", .int(record.memory.trainingArena)),
+            ("evaluation_arena_bytes", .int(record.memory.evaluationArena)),
+        ])),
         ("outcome", .string(result.outcome.description)),
         ("finished", .bool(result.outcome == .finished)),
         ("epochs_completed", .int(result.epochs.count)),

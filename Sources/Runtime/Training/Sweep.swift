@@ -195,7 +195,8 @@ public final class Sweep {
         }
         if status != .notRun {
             let record = RunRecord(compilation: compilation, graph: runGraph, settings: runSettings,
-                                   dropout: run.value.value, result: result, startedAt: startedAt)
+                                   dropout: run.value.value, result: result, startedAt: startedAt,
+                                   network: trainer.network)
             do {
                 try writeRunFiles(record, network: trainer.network, directory: directory + "/" + run.directoryName)
             } catch {
