@@ -66,6 +66,18 @@ struct DataFlags: ParsableArguments {
     }
 }
 
+/// Where results go and how much is printed, shared by `train` and `sweep`.
+struct OutputFlags: ParsableArguments {
+    @Option(help: "Output directory (default: runs/<name>-<timestamp>, runs/<name>-sweep-<timestamp> for sweeps).")
+    var out: String?
+
+    @Flag(help: "Print only the final result.")
+    var quiet = false
+
+    @Flag(help: "Print the result file (summary.json, or sweep.json for sweeps) to standard output at the end.")
+    var json = false
+}
+
 /// Takes a `--dropout` value in [0, 1).
 func validateDropout(_ p: Double?) throws {
     if let p, !(p >= 0 && p < 1) {

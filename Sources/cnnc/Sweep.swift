@@ -32,15 +32,7 @@ struct Sweep: ParsableCommand {
 
     @OptionGroup var training: TrainingFlags
     @OptionGroup var dataFlags: DataFlags
-
-    @Option(help: "Output directory (default: runs/<name>-sweep-<timestamp>).")
-    var out: String?
-
-    @Flag(help: "Print sweep.json to standard output at the end.")
-    var json = false
-
-    @Flag(help: "Print only the final table.")
-    var quiet = false
+    @OptionGroup var output: OutputFlags
 
     func validate() throws {
         do {
@@ -77,7 +69,8 @@ struct Sweep: ParsableCommand {
         overrides.epochs = training.epochs ?? 1
         let settings = TrainingSettings.resolve(spec: spec.train, overrides: overrides, threads: threads,
                                                 validation: val, limit: dataFlags.limit)
-        let directory = out ?? defaultRunDirectory(name: graph.name, suffix: "-sweep")
+        let (quiet, json) = (output.quiet, output.json)
+        let directory = output.out ?? defaultRunDirectory(name: graph.name, suffix: "-sweep")
         try prepareOutputDirectory(directory)
         let data = try loadData(dataFlags, quiet: quiet)
         let sweep = Runtime.Sweep(compilation: compilation, graph: graph, settings: settings, values: values, seedCount: seeds,

@@ -17,15 +17,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var training: TrainingFlags
     @OptionGroup var dataFlags: DataFlags
-
-    @Option(help: "Output directory (default: runs/<name>-<timestamp>).")
-    var out: String?
-
-    @Flag(help: "Print only the final result.")
-    var quiet = false
-
-    @Flag(help: "Print summary.json to standard output at the end.")
-    var json = false
+    @OptionGroup var output: OutputFlags
 
     func validate() throws {
         try validateDropout(dropout)
@@ -39,8 +31,9 @@ struct Train: ParsableCommand {
         try requireMNISTInput(graph, file: file)
         let settings = TrainingSettings.resolve(spec: spec.train, overrides: training.overrides,
                                                 threads: training.resolvedThreads, validation: val, limit: dataFlags.limit)
+        let (quiet, json) = (output.quiet, output.json)
         let data = try loadData(dataFlags, quiet: quiet)
-        let directory = out ?? defaultRunDirectory(name: graph.name)
+        let directory = output.out ?? defaultRunDirectory(name: graph.name)
         try prepareOutputDirectory(directory)
         let log = RunLog(quiet: quiet, toStandardError: json)
         log.line("\(graph.name): \(groupedThousands(graph.parameterCount)) parameters, \(plural(settings.epochs, "epoch")) at batch "
