@@ -84,7 +84,8 @@ enum CLI {
 
     /// Runs `cnnc` with `arguments`, capturing both streams through files (no pipe deadlocks).
     @discardableResult
-    static func run(_ arguments: [String], currentDirectory: String? = nil,
+    /// Runs cnnc; with `interruptAfter`, sends it SIGINT (Ctrl-C) that many seconds after start.
+    static func run(_ arguments: [String], currentDirectory: String? = nil, interruptAfter: TimeInterval? = nil,
                     file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
         let binary = try binary(file: file, line: line)
         let scratch = try temporaryDirectory(prefix: "cnnc-io")
@@ -104,6 +105,10 @@ enum CLI {
         process.standardError = err
         let started = Date()
         try process.run()
+        if let interruptAfter {
+            Thread.sleep(forTimeInterval: interruptAfter)
+            process.interrupt()
+        }
         process.waitUntilExit()
         let seconds = Date().timeIntervalSince(started)
         try out.close()

@@ -323,4 +323,24 @@ final class SweepTests: XCTestCase {
         XCTAssertFalse(result.stdout.contains("chosen p ="), result.transcript)
         XCTAssertTrue(result.stdout.contains("no p chosen"), result.transcript)
     }
+
+    // MARK: - Ctrl-C
+
+    /// Ctrl-C stops the sweep: finished runs are on disk and the table says which did not finish.
+    func testInterruptKeepsFinishedRunsAndMarksTheRest() throws {
+        let out = scratch + "/interrupted"
+        let data = try CLI.mnistDirectory()
+        let result = try CLI.run(["sweep", CLI.example("lenet.yaml"), "--dropout", "0,0.2,0.4,0.6,0.8", "--limit", "30000",
+                                  "--val", "1000", "--threads", "1", "--data", data, "--no-download", "--out", out],
+                                 interruptAfter: 6)
+        XCTAssertEqual(result.status, 130, result.transcript)
+        XCTAssertTrue(result.stdout.contains("not run"), "unfinished values are marked\n\(result.transcript)")
+        XCTAssertTrue(result.stdout.contains("interrupted"), result.transcript)
+        let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8)
+        XCTAssertTrue(csv.contains(",not run,"), csv)
+        for line in csv.split(separator: "\n").dropFirst() where line.contains(",ok,") {
+            let p = String(line.split(separator: ",")[0])
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/p\(p)/weights.safetensors"), "run p=\(p)")
+        }
+    }
 }

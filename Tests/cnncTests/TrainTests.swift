@@ -132,6 +132,20 @@ final class TrainTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("final test accuracy"), "progress lines move to stderr\n\(result.transcript)")
     }
 
+    /// Ctrl-C stops after the current step and still writes the weights and a summary that says so.
+    func testInterruptWritesWhatWasTrained() throws {
+        let out = scratch + "/interrupted"
+        let data = try CLI.mnistDirectory()
+        let result = try CLI.run(["train", CLI.example("lenet.yaml"), "--data", data, "--no-download", "--out", out,
+                                  "--epochs", "50", "--threads", "1"], interruptAfter: 4)
+        XCTAssertEqual(result.status, 1, "an interrupted run is not a finished one\n\(result.transcript)")
+        XCTAssertTrue(result.stdout.contains("interrupted at epoch"), result.transcript)
+        let summary = try CLI.jsonObject(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        XCTAssertEqual(summary["finished"] as? Bool, false)
+        XCTAssertTrue((summary["outcome"] as? String)?.hasPrefix("interrupted at epoch") ?? false, "\(summary)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/weights.safetensors"))
+    }
+
     /// The arena `train` allocates is the one `check` planned, for the same batch size and threads.
     func testTrainingAllocatesTheArenaCheckPrints() throws {
         let spec = try CLI.write(batchNormSpec, named: "arena.yaml", in: scratch)
