@@ -18,7 +18,7 @@ struct Sweep: ParsableCommand {
     @Option(help: "Values of p: start:stop:step (inclusive, exact decimal steps) or a list like 0,0.25,0.5.")
     var dropout: String
 
-    @Option(help: "Hold out N training images for validation (default 5000; 0 only with --select-on test).")
+    @Option(help: "Hold out N training images for validation (0 only with --select-on test).")
     var val = 5_000
 
     @Option(help: "Split that picks the best p: val or test.")
