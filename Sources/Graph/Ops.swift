@@ -52,14 +52,14 @@ public enum Op: Hashable, Sendable {
     /// The canonical layer name (`Flatten` for the implicit flatten).
     public var kindName: String {
         switch self {
-        case .conv2d: return "Conv2D"
-        case .maxPool2d: return "MaxPool2D"
-        case .batchNorm2d: return "BatchNorm2D"
-        case .dropout: return "Dropout"
-        case .relu: return "ReLU"
-        case .softmax: return "Softmax"
+        case .conv2d: return LayerName.conv2d.rawValue
+        case .maxPool2d: return LayerName.maxPool2d.rawValue
+        case .batchNorm2d: return LayerName.batchNorm2d.rawValue
+        case .dropout: return LayerName.dropout.rawValue
+        case .relu: return LayerName.relu.rawValue
+        case .softmax: return LayerName.softmax.rawValue
         case .flatten: return "Flatten"
-        case .linear: return "Linear"
+        case .linear: return LayerName.linear.rawValue
         }
     }
 

@@ -37,9 +37,8 @@ public struct Conv2DGeometry: Hashable, Sendable {
     public var padding: Pair
     public var bias: Bool
 
-    /// Caffe's compute_output_shape, as PyTorch: out = floor((in + 2·pad − kernel) / stride) + 1.
-    public var outHeight: Int { (inHeight + 2 * padding.h - kernel.h) / stride.h + 1 }
-    public var outWidth: Int { (inWidth + 2 * padding.w - kernel.w) / stride.w + 1 }
+    public var outHeight: Int { windowOutputSize(inHeight, padding: padding.h, kernel: kernel.h, stride: stride.h) }
+    public var outWidth: Int { windowOutputSize(inWidth, padding: padding.w, kernel: kernel.w, stride: stride.w) }
     /// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
     public var columnRows: Int { inChannels * kernel.h * kernel.w }
     public var outSpatial: Int { outHeight * outWidth }
@@ -55,9 +54,14 @@ public struct Pool2DGeometry: Hashable, Sendable {
     public var stride: Pair
     public var padding: Pair
 
-    /// out = floor((in + 2·pad − kernel) / stride) + 1.
-    public var outHeight: Int { (inHeight + 2 * padding.h - kernel.h) / stride.h + 1 }
-    public var outWidth: Int { (inWidth + 2 * padding.w - kernel.w) / stride.w + 1 }
+    public var outHeight: Int { windowOutputSize(inHeight, padding: padding.h, kernel: kernel.h, stride: stride.h) }
+    public var outWidth: Int { windowOutputSize(inWidth, padding: padding.w, kernel: kernel.w, stride: stride.w) }
+}
+
+/// Caffe's compute_output_shape, as PyTorch does it for convolution and (floor-mode) pooling:
+/// out = floor((in + 2·pad − kernel) / stride) + 1. Callers ensure in + 2·pad ≥ kernel.
+public func windowOutputSize(_ input: Int, padding: Int, kernel: Int, stride: Int) -> Int {
+    (input + 2 * padding - kernel) / stride + 1
 }
 
 public struct BatchNormGeometry: Hashable, Sendable {

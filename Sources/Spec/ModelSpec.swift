@@ -94,6 +94,17 @@ public struct LinearSpec: Hashable, Sendable {
     }
 }
 
+/// The canonical spelling of each whitelisted layer, in the order docs list them.
+public enum LayerName: String, CaseIterable, Sendable {
+    case linear = "Linear"
+    case conv2d = "Conv2D"
+    case maxPool2d = "MaxPool2D"
+    case batchNorm2d = "BatchNorm2D"
+    case dropout = "Dropout"
+    case relu = "ReLU"
+    case softmax = "Softmax"
+}
+
 /// The whitelist. Adding a layer means adding a case here; every `switch` over it is exhaustive.
 public enum LayerKind: Hashable, Sendable {
     case conv2d(Conv2DSpec)
@@ -104,21 +115,24 @@ public enum LayerKind: Hashable, Sendable {
     case softmax
     case linear(LinearSpec)
 
-    /// The canonical spelling, as written in docs and `--json` output.
-    public var canonicalName: String {
+    /// The whitelist entry of this layer.
+    public var name: LayerName {
         switch self {
-        case .conv2d: return "Conv2D"
-        case .maxPool2d: return "MaxPool2D"
-        case .batchNorm2d: return "BatchNorm2D"
-        case .dropout: return "Dropout"
-        case .relu: return "ReLU"
-        case .softmax: return "Softmax"
-        case .linear: return "Linear"
+        case .conv2d: return .conv2d
+        case .maxPool2d: return .maxPool2d
+        case .batchNorm2d: return .batchNorm2d
+        case .dropout: return .dropout
+        case .relu: return .relu
+        case .softmax: return .softmax
+        case .linear: return .linear
         }
     }
 
+    /// The canonical spelling, as written in docs and `--json` output.
+    public var canonicalName: String { name.rawValue }
+
     /// Every whitelisted name, canonical spelling.
-    public static let canonicalNames = ["Linear", "Conv2D", "MaxPool2D", "BatchNorm2D", "Dropout", "ReLU", "Softmax"]
+    public static let canonicalNames = LayerName.allCases.map(\.rawValue)
 }
 
 public struct LayerSpec: Hashable, Sendable {

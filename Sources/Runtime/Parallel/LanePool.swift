@@ -94,7 +94,9 @@ private final class PoolState: @unchecked Sendable {
     }
 
     func workerLoop(lane: Int) {
-        var seen = generation.load(ordering: .acquiring)
+        // Generation 0 is the pool's start, not whatever the counter holds when this thread first
+        // runs: a job published before the thread got going must still be seen.
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {

@@ -1,0 +1,76 @@
+import Dispatch
+import Synchronization
+import XCTest
+@testable import Runtime
+
+final class LanePoolTests: XCTestCase {
+    /// Counts, per lane, how often the pool called it.
+    private final class Calls: @unchecked Sendable {
+        let lane0 = Atomic<Int>(0)
+        let lane1 = Atomic<Int>(0)
+        let lane2 = Atomic<Int>(0)
+
+        func record(_ lane: Int) {
+            switch lane {
+            case 0: lane0.wrappingAdd(1, ordering: .relaxed)
+            case 1: lane1.wrappingAdd(1, ordering: .relaxed)
+            default: lane2.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Runs `body` on another thread and fails instead of hanging if it takes over `seconds`.
+    private func withinDeadline(_ seconds: Double, _ body: @escaping @Sendable () -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            body()
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + seconds), .success, "the pool hung")
+    }
+
+    /// A job published before the worker threads have started running must still reach them
+    /// (a worker that took the generation counter as its start would miss it and hang the caller).
+    func testJobsPublishedRightAfterCreationReachEveryLane() {
+        let calls = Calls()
+        withinDeadline(30) {
+            for _ in 0..<300 {
+                let pool = LanePool(lanes: 3) { _, lane in calls.record(lane) }
+                var token = 0
+                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0)) }
+            }
+        }
+        XCTAssertEqual(calls.lane0.load(ordering: .relaxed), 300)
+        XCTAssertEqual(calls.lane1.load(ordering: .relaxed), 300)
+        XCTAssertEqual(calls.lane2.load(ordering: .relaxed), 300)
+    }
+
+    /// Many jobs back to back, with pauses long enough for the workers to fall asleep.
+    func testEveryLaneRunsEveryJob() {
+        let calls = Calls()
+        let pool = LanePool(lanes: 2) { _, lane in calls.record(lane) }
+        withinDeadline(30) {
+            var token = 0
+            for job in 0..<2_000 {
+                if job % 500 == 0 { Thread.sleep(forTimeInterval: 0.02) }
+                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0)) }
+            }
+        }
+        XCTAssertEqual(calls.lane0.load(ordering: .relaxed), 2_000)
+        XCTAssertEqual(calls.lane1.load(ordering: .relaxed), 2_000)
+    }
+
+    func testSharesCoverTheRangeWithoutGaps() {
+        for lanes in 1...4 {
+            for count in [0, 1, 5, 31, 32, 1_000] {
+                let shares = (0..<lanes).map { laneShare(of: count, lane: $0, lanes: lanes) }
+                XCTAssertEqual(shares.first?.lowerBound, 0)
+                XCTAssertEqual(shares.last?.upperBound, count)
+                for (a, b) in zip(shares, shares.dropFirst()) {
+                    XCTAssertEqual(a.upperBound, b.lowerBound)
+                }
+                XCTAssertLessThanOrEqual((shares.map(\.count).max() ?? 0) - (shares.map(\.count).min() ?? 0), 1)
+            }
+        }
+    }
+}
