@@ -276,6 +276,29 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(diagnostics.first?["line"] as? Int, 5)
     }
 
+    /// Diagnostics carry their fixes in `--json`, for editors that run `cnnc check` per save.
+    func testJSONCarriesFixes() throws {
+        let text = "layers:\n  - Conv2D: {out_channels: 8, kernal_size: 3}\n  - Linear: {out_features: 10}\n"
+        let path = try CLI.write(text, named: "kernal.yaml", in: scratch)
+        let result = try CLI.run(["check", "--json", path])
+        XCTAssertEqual(result.status, 1, result.transcript)
+        let object = try CLI.jsonObject(result.stdout)
+        let diagnostics = try XCTUnwrap(object["diagnostics"] as? [[String: Any]])
+        XCTAssertEqual(diagnostics.count, 1, "one error: the did-you-mean, not also \"needs 'kernel_size'\"\n\(result.stdout)")
+        let diagnostic = try XCTUnwrap(diagnostics.first)
+        XCTAssertEqual(diagnostic["line"] as? Int, 2)
+        XCTAssertEqual(diagnostic["column"] as? Int, 31)
+        XCTAssertEqual(diagnostic["end_column"] as? Int, 42)
+        let fix = try XCTUnwrap((diagnostic["fixes"] as? [[String: Any]])?.first)
+        XCTAssertEqual(fix["title"] as? String, "Rename to 'kernel_size'")
+        let edit = try XCTUnwrap((fix["edits"] as? [[String: Any]])?.first)
+        XCTAssertEqual(edit["start_line"] as? Int, 2)
+        XCTAssertEqual(edit["start_column"] as? Int, 31)
+        XCTAssertEqual(edit["end_line"] as? Int, 2)
+        XCTAssertEqual(edit["end_column"] as? Int, 42)
+        XCTAssertEqual(edit["replacement"] as? String, "kernel_size")
+    }
+
     func testJSONForAnUnreadableFileHasNullPosition() throws {
         let path = scratch + "/missing.yaml"
         let result = try CLI.run(["check", "--json", path])
