@@ -105,31 +105,8 @@ public func summaryJSON(_ record: RunRecord) -> JSON {
     ])
 }
 
-/// The loss and accuracy curves of a run, one panel each.
-public func curvesSVG(_ record: RunRecord) -> String {
-    let epochs = record.result.epochs
-    let x = { (report: EpochReport) in Double(report.epoch) }
-    var loss = LinePlot(title: "\(record.graph.name): training loss", xLabel: "epoch", yLabel: "mean cross-entropy",
-                        series: [PlotSeries(name: "train loss", color: "#1f77b4", points: epochs.map { (x($0), $0.trainLoss) })])
-    var accuracySeries = [
-        PlotSeries(name: "train", color: "#1f77b4", points: epochs.map { (x($0), $0.trainAccuracy) }, dashed: true),
-        PlotSeries(name: "test", color: "#2ca02c", points: epochs.map { (x($0), $0.testAccuracy) }),
-    ]
-    if epochs.contains(where: { $0.validationAccuracy != nil }) {
-        accuracySeries.append(PlotSeries(name: "validation", color: "#ff7f0e",
-                                         points: epochs.compactMap { r in r.validationAccuracy.map { (x(r), $0) } }))
-    }
-    var accuracy = LinePlot(title: "\(record.graph.name): accuracy", xLabel: "epoch", yLabel: "accuracy", series: accuracySeries)
-    let ticks = epochs.map(x)
-    if ticks.count <= 20 {
-        loss.xTicks = ticks
-        accuracy.xTicks = ticks
-    }
-    return renderSVG([loss, accuracy])
-}
-
 /// Writes a run's files into `directory` (created if needed), each atomically:
-/// weights.safetensors, metrics.jsonl, summary.json, curves.svg and a copy of the spec.
+/// weights.safetensors, metrics.jsonl, summary.json, curves.svg/.pdf and a copy of the spec.
 public func writeRunFiles(_ record: RunRecord, network: Network, directory: String) throws {
     try createDirectory(directory)
     let metadata = [("format", "pt"), ("cnnc_version", cnncVersion), ("name", record.graph.name),
@@ -137,7 +114,7 @@ public func writeRunFiles(_ record: RunRecord, network: Network, directory: Stri
     try writeSafetensors(stateDictTensors(network), metadata: metadata, to: directory + "/weights.safetensors")
     try writeMetrics(record.result.epochs, directory: directory)
     try writeFileAtomically(Array((summaryJSON(record).rendered(pretty: true) + "\n").utf8), to: directory + "/summary.json")
-    try writeFileAtomically(Array(curvesSVG(record).utf8), to: directory + "/curves.svg")
+    try writeFigure(curvesFigure(record), stem: directory + "/curves")
     let specName = (record.compilation.source.path as NSString).lastPathComponent
     try writeFileAtomically(Array(record.compilation.source.text.utf8), to: directory + "/" + specName)
 }
