@@ -85,7 +85,7 @@ public func pytorchSource(_ saved: SavedRun, outputPath: String) -> String {
     let limitNote = settings.limit.map { "first \($0) training images (--limit)" } ?? "all training images"
     let validationNote = settings.validation > 0
         ? "\n# cnnc held out \(settings.validation) training images for validation (--val) with its own seeded draw; this\n"
-            + "# script trains on all of them unless --limit is given (shuffling and initialization differ from cnnc's too).\n"
+            + "# script does not hold them out. Shuffling, initialization and dropout masks come from PyTorch's generator.\n"
         : "\n# Shuffling, initialization and dropout masks come from PyTorch's generator, not cnnc's.\n"
 
     return """
@@ -112,7 +112,7 @@ public func pytorchSource(_ saved: SavedRun, outputPath: String) -> String {
     import torch.nn.functional as F
 
     PARAMETERS = \(graph.parameterCount)
-    MEAN, STD = \(pythonFloat(Double(MNIST.mean))), \(pythonFloat(Double(MNIST.std)))  # MNIST normalization, as cnnc: (pixel / 255 - MEAN) / STD
+    MEAN, STD = \(MNIST.mean), \(MNIST.std)  # MNIST normalization, as cnnc: (pixel / 255 - MEAN) / STD
     EPOCHS, BATCH_SIZE, SEED = \(settings.epochs), \(settings.batchSize), \(settings.seed)
     LIMIT = \(settings.limit.map(String.init) ?? "None")  # train on the first LIMIT training images (None: all)
     # The run's weights, relative to this file; None when exported from a bare spec.
