@@ -57,7 +57,7 @@ public struct SavedRun {
             throw HandinError("\(summaryPath): not a cnnc summary (no 'spec' and 'settings')")
         }
         // The run directory keeps a copy of the spec under its own file name.
-        let specPath = directory + "/" + (specRecorded as NSString).lastPathComponent
+        let specPath = directory + "/" + specCopyName(specRecorded)
         guard FileManager.default.fileExists(atPath: specPath) else {
             throw HandinError("\(specPath): missing (the run's copy of its spec)")
         }
@@ -75,11 +75,16 @@ public struct SavedRun {
         }
         var optimizer = OptimizerSettings(kind: kind, lr: try number("lr"), momentum: try number("momentum"),
                                           weightDecay: try number("weight_decay"))
-        optimizer.kind = kind
+        // Adam's constants as the run recorded them (older summaries lack them: the defaults).
+        if let beta1 = s["beta1"] as? NSNumber { optimizer.beta1 = beta1.doubleValue }
+        if let beta2 = s["beta2"] as? NSNumber { optimizer.beta2 = beta2.doubleValue }
+        if let eps = s["eps"] as? NSNumber { optimizer.eps = eps.doubleValue }
         let settings = TrainingSettings(epochs: Int(try number("epochs")), batchSize: Int(try number("batch_size")),
                                         optimizer: optimizer, seed: UInt64(try number("seed")), threads: Int(try number("threads")),
                                         validation: Int(try number("validation_images")),
-                                        limit: (s["limit"] as? NSNumber).map { $0.intValue })
+                                        limit: (s["limit"] as? NSNumber).map { $0.intValue },
+                                        evaluationBatch: (s["evaluation_batch"] as? NSNumber)?.intValue
+                                            ?? TrainingSettings.defaultEvaluationBatch)
         let weightsPath = directory + "/weights.safetensors"
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw HandinError("\(weightsPath): missing (the run wrote no weights)")
@@ -97,9 +102,10 @@ public struct SavedRun {
 
     /// A network holding the run's weights, evaluating `evaluationBatch` images at a time on
     /// `lanes` threads (the run's thread count reproduces its evaluation exactly).
-    public func makeNetwork(evaluationBatch: Int = TrainingSettings.defaultEvaluationBatch, lanes: Int? = nil) -> Network {
+    public func makeNetwork(evaluationBatch: Int? = nil, lanes: Int? = nil) -> Network {
         guard let weights else { preconditionFailure("makeNetwork needs weights") }
-        let network = Network(graph: graph, trainingBatch: 1, evaluationBatch: evaluationBatch, optimizer: settings.optimizer,
+        let network = Network(graph: graph, trainingBatch: 1, evaluationBatch: evaluationBatch ?? settings.evaluationBatch,
+                              optimizer: settings.optimizer,
                               seed: settings.seed, lanes: lanes ?? settings.threads)
         for (slot, tensor) in zip(graph.slots, weights) {
             switch tensor.payload {

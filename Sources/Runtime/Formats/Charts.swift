@@ -61,6 +61,8 @@ public struct LineChart: Sendable {
     /// Fixed x tick values; by default nice ticks (powers of ten on a log axis).
     public var xTicks: [Double]?
     public var xScale: AxisScale = .linear
+    /// A fixed x range (in data units); by default the data's, padded a little.
+    public var xRange: (Double, Double)?
     public var yRange: YRange = .automatic
     public var width = 560.0
     public var height = 380.0
@@ -111,6 +113,10 @@ public struct LineChart: Sendable {
         func tx(_ x: Double) -> Double { isLog ? log10(x) : x }
         var (xLow, xHigh) = paddedRange(xs.map(tx), pad: 0.03)
         if xs.count <= 1 { (xLow, xHigh) = (xLow - 0.5, xHigh + 0.5) }
+        if let xRange, !isLog || (xRange.0 > 0 && xRange.1 > 0) {
+            let span = tx(xRange.1) - tx(xRange.0)
+            (xLow, xHigh) = (tx(xRange.0) - span * 0.02, tx(xRange.1) + span * 0.02)
+        }
         func px(_ x: Double) -> Double { left + (tx(x) - xLow) / (xHigh - xLow) * (right - left) }
 
         // y mapping: one segment, or two with a gap between (broken axis).
