@@ -12,7 +12,8 @@ public struct SpecParseResult: Sendable {
     public var source: SourceFile
     /// The decoded spec; nil when any error was found.
     public var spec: ModelSpec?
-    /// Every problem found, sorted by location; problems without a location come first.
+    /// Every problem found, sorted by location (problems without a location first); at most
+    /// `maxDiagnostics` of them, then one location-less error counting the rest.
     public var diagnostics: [Diagnostic]
 
     public init(source: SourceFile, spec: ModelSpec?, diagnostics: [Diagnostic]) {
@@ -32,6 +33,9 @@ public struct SpecParseResult: Sendable {
     }
 }
 
+/// The most diagnostics one spec reports (the first ones found); the rest are counted.
+public let maxDiagnostics = 100
+
 /// The largest spec file cnnc reads: 1 MiB.
 public let maxSpecFileSize = 1 << 20
 
@@ -42,10 +46,15 @@ public func parseSpec(_ source: SourceFile) -> SpecParseResult {
     guard let root = parsed.root else {
         return SpecParseResult(source: source, spec: nil, diagnostics: sortedDiagnostics(parsed.diagnostics))
     }
-    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path))
+    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path), source: source)
     let spec = decoder.decode(root)
-    let diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
+    var diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
     let failed = diagnostics.contains { $0.severity == .error }
+    if diagnostics.count > maxDiagnostics || decoder.omittedCount > 0 {
+        let hidden = max(0, diagnostics.count - maxDiagnostics) + decoder.omittedCount
+        diagnostics = Array(diagnostics.prefix(maxDiagnostics))
+        diagnostics.append(.error(at: nil, "\(hidden) more problem\(hidden == 1 ? "" : "s") not shown; fix these first"))
+    }
     return SpecParseResult(source: source, spec: failed ? nil : spec, diagnostics: diagnostics)
 }
 

@@ -6,8 +6,10 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a spec on MNIST and write its weights (safetensors), metrics, summary and curves.",
         discussion: """
-            The run directory gets a checkpoint at the end of every epoch and when Ctrl-C or SIGTERM stops the run \
-            (after the current step); `cnnc train --resume DIR` continues it, bit for bit. A second Ctrl-C exits at once.
+            Writes weights.safetensors, metrics.jsonl, summary.json, curves.svg and curves.pdf and a copy of the spec to \
+            --out (default runs/<name>-<timestamp>); --json prints summary.json. The run directory gets a checkpoint at \
+            the end of every epoch and when Ctrl-C or SIGTERM stops the run (after the current step); \
+            `cnnc train --resume DIR` continues it, bit for bit. A second Ctrl-C exits at once.
             """)
 
     @Argument(help: "Spec file (YAML); optional with --resume, where it must be the spec the run trained.")

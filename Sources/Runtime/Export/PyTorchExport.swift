@@ -3,28 +3,42 @@ import Foundation
 /// The PyTorch module constructor of one graph step, as it appears in the exported
 /// `nn.Sequential`; its position in the Sequential is the step's index, which is also the
 /// prefix of its state_dict names (the implicit flatten is a step, so `nn.Flatten()` takes its
-/// index and later names match weights.safetensors).
+/// index and later names match weights.safetensors). Class and keyword names come from the
+/// layer table (`LayerSchema.pytorchClass`, `ArgumentSchema.pytorchName`).
 func pytorchModule(_ op: Op) -> String {
     func pair(_ p: Pair) -> String { p.h == p.w ? "\(p.h)" : "(\(p.h), \(p.w))" }
+    guard let kind = LayerName(rawValue: op.kindName) else {
+        // The implicit flatten is the graph's own step, not a spec layer.
+        return "nn.Flatten()"
+    }
+    let schema = kind.schema
+    func keyword(_ key: String) -> String {
+        guard let name = schema.argument(named: key)?.pytorchName else { preconditionFailure("\(kind) has no PyTorch keyword for \(key)") }
+        return name
+    }
+    let arguments: [String]
     switch op {
     case let .conv2d(g):
-        return "nn.Conv2d(\(g.inChannels), \(g.outChannels), kernel_size=\(pair(g.kernel)), stride=\(pair(g.stride)), "
-            + "padding=\(pair(g.padding))\(g.bias ? "" : ", bias=False"))"
+        arguments = ["\(g.inChannels)", "\(g.outChannels)", "\(keyword("kernel_size"))=\(pair(g.kernel))",
+                     "\(keyword("stride"))=\(pair(g.stride))", "\(keyword("padding"))=\(pair(g.padding))"]
+            + (g.bias ? [] : ["\(keyword("bias"))=False"])
     case let .maxPool2d(g):
-        return "nn.MaxPool2d(kernel_size=\(pair(g.kernel)), stride=\(pair(g.stride)), padding=\(pair(g.padding)))"
+        arguments = ["\(keyword("kernel_size"))=\(pair(g.kernel))", "\(keyword("stride"))=\(pair(g.stride))",
+                     "\(keyword("padding"))=\(pair(g.padding))"]
     case let .batchNorm2d(g):
-        return "nn.BatchNorm2d(\(g.channels), eps=\(pythonFloat(g.eps)), momentum=\(pythonFloat(g.momentum)))"
+        arguments = ["\(g.channels)", "\(keyword("eps"))=\(pythonFloat(g.eps))", "\(keyword("momentum"))=\(pythonFloat(g.momentum))"]
     case let .dropout(p):
-        return "nn.Dropout(p=\(pythonFloat(p)))"
+        arguments = ["\(keyword("p"))=\(pythonFloat(p))"]
     case .relu:
-        return "nn.ReLU()"
+        arguments = []
     case .softmax:
-        return "nn.Softmax(dim=1)"
+        arguments = ["dim=1"]
     case .flatten:
-        return "nn.Flatten()"
+        arguments = []
     case let .linear(g):
-        return "nn.Linear(\(g.inFeatures), \(g.outFeatures)\(g.bias ? "" : ", bias=False"))"
+        arguments = ["\(g.inFeatures)", "\(g.outFeatures)"] + (g.bias ? [] : ["\(keyword("bias"))=False"])
     }
+    return "\(schema.pytorchClass)(\(arguments.joined(separator: ", ")))"
 }
 
 /// Shortest round-tripping Python literal of a float ("0.25", "1e-05").
