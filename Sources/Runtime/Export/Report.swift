@@ -221,7 +221,11 @@ private func latexEscape(_ text: String) -> String {
         case "±": out += "$\\pm$"
         case "×": out += "$\\times$"
         case "−": out += "$-$"
-        case "–": out += "--"
+        case "–": out += "\\textendash{}"
+        case "·": out += "$\\cdot$"
+        case "→": out += "$\\rightarrow$"
+        // "--limit" must not become an en dash.
+        case "-" where out.hasSuffix("-"): out += "{}-"
         default: out.append(character)
         }
     }
