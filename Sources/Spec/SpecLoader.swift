@@ -131,7 +131,7 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
     }
     let size = Int(info.st_size)
     if size > maxSpecFileSize {
-        return .failure(.error(at: nil, "file is \(megabytes(size)) MB; a spec must be under 1 MiB"))
+        return .failure(tooLarge("is \(size) bytes"))
     }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -150,7 +150,7 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
         }
         bytes.append(contentsOf: chunk[0..<count])
         if bytes.count > maxSpecFileSize {
-            return .failure(.error(at: nil, "file is over 1 MiB; a spec must be under 1 MiB"))
+            return .failure(tooLarge("has more than \(maxSpecFileSize) bytes"))
         }
     }
     return .success(bytes)
@@ -161,8 +161,7 @@ private func cannotRead(_ code: Int32) -> Diagnostic {
     return .error(at: nil, "cannot read file: \(reason)")
 }
 
-/// Decimal megabytes with one decimal: 10_000_000 → "10.0".
-private func megabytes(_ bytes: Int) -> String {
-    let tenths = (bytes + 50_000) / 100_000
-    return "\(tenths / 10).\(tenths % 10)"
+/// The error for a file over `maxSpecFileSize`, in exact bytes (1 MiB + 1 byte rounds to "1.0 MB").
+private func tooLarge(_ size: String) -> Diagnostic {
+    .error(at: nil, "file \(size); a spec must be at most 1 MiB (\(maxSpecFileSize) bytes)")
 }

@@ -43,6 +43,10 @@ struct Check: ParsableCommand {
                 continue
             }
             printError(compilation.renderedDiagnostics, terminator: "")
+            if let graph = compilation.graph, graph.input != mnistInput {
+                printError("\(file): warning: the input is \(graph.input), but `cnnc train` trains on MNIST's \(mnistInput) images, "
+                           + "so this spec can be checked but not trained")
+            }
             if let summary {
                 if i > 0 { print() }
                 print(summary.rendered(file: file))
@@ -90,12 +94,12 @@ struct ModelSummary {
             case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear: windowed = false
             }
             let receptive = windowed ? field.map { $0.h == $0.w ? "\($0.h)" : "\($0.h)×\($0.w)" } ?? "" : ""
-            table.rows.append([String(step.index), step.name, step.op.kindName, step.op.settingsText, step.output.description,
+            table.rows.append([String(step.index), terminalSafe(step.name), step.op.kindName, step.op.settingsText, step.output.description,
                                groupedThousands(params), share, receptive, groupedThousands(step.op.macs)])
         }
         let params = graph.parameterCount
         let macs = graph.macsPerExample
-        var out = "\(graph.name) (\(file))\n\n"
+        var out = "\(terminalSafe(graph.name)) (\(file))\n\n"
         out += table.rendered(indent: "  ")
         out += "\n"
         out += "  parameters  \(groupedThousands(params)) (\(groupedThousands(Graph.parameterLimit - params)) under the limit of fewer than \(groupedThousands(Graph.parameterLimit)))\n"

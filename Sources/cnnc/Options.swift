@@ -63,6 +63,7 @@ struct DataFlags: ParsableArguments {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let data, data.isEmpty { throw ValidationError("--data needs a directory (an empty one would silently mean the default)") }
     }
 }
 

@@ -163,7 +163,7 @@ func sweepTable(_ rows: [SweepRow], chosen: Int?, split: SelectionSplit, validat
     }
     var headers = ["p", "train loss"]
     if validation > 0 { headers.append("val acc") }
-    headers += ["test acc", "seconds", ""]
+    headers += ["test acc", "seconds", "selection"]
     var table = TextTable(headers: headers, rightAligned: Set(0..<(headers.count - 1)))
     for (i, row) in rows.enumerated() {
         var cells = [row.value.description, cell(row.trainLoss)]

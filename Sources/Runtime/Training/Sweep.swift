@@ -218,14 +218,14 @@ public final class Sweep {
         values.map { value in SweepRow(value: value, runs: results.filter { $0.run.value == value }) }
     }
 
-    /// sweep.csv, sweep.json and sweep.svg for the runs so far.
+    /// sweep.csv, sweep.json and sweep.svg/.pdf for the runs so far.
     public func writeTables(_ results: [SweepRunResult]) throws {
         let rows = rows(results)
         let chosen = selectBest(rows, on: selectOn)
         try createDirectory(directory)
         try writeFileAtomically(Array(sweepCSV(results).utf8), to: directory + "/sweep.csv")
         try writeFileAtomically(Array((sweepJSON(rows, chosen: chosen).rendered(pretty: true) + "\n").utf8), to: directory + "/sweep.json")
-        try writeFileAtomically(Array(sweepSVG(rows, chosen: chosen).utf8), to: directory + "/sweep.svg")
+        try writeFigure(sweepFigure(rows, chosen: chosen), stem: directory + "/sweep")
     }
 
     func sweepCSV(_ results: [SweepRunResult]) -> String {
@@ -287,23 +287,26 @@ public final class Sweep {
         ])
     }
 
-    func sweepSVG(_ rows: [SweepRow], chosen: Int?) -> String {
+    func sweepFigure(_ rows: [SweepRow], chosen: Int?) -> Figure {
         let finished = rows.filter { $0.testAccuracy != nil }
-        var series: [PlotSeries] = []
-        if settings.validation > 0 {
-            series.append(PlotSeries(name: "validation accuracy", color: "#ff7f0e",
-                                     points: finished.compactMap { r in r.validationAccuracy.map { (r.value.value, $0.mean) } }))
+        func series(_ name: String, _ color: RGB, _ spread: (SweepRow) -> Spread?) -> PlotSeries {
+            let points = finished.compactMap { r in spread(r).map { (r.value.value, $0) } }
+            let errors = points.map { $0.1.standardDeviation ?? 0 }
+            return PlotSeries(name: name + (seeds.count > 1 ? " (mean ± sd over \(seeds.count) seeds)" : ""), color: color,
+                              points: points.map { ($0.0, $0.1.mean) }, errors: seeds.count > 1 ? errors : [])
         }
-        series.append(PlotSeries(name: "test accuracy", color: "#2ca02c",
-                                 points: finished.compactMap { r in r.testAccuracy.map { (r.value.value, $0.mean) } }))
+        var lines: [PlotSeries] = []
+        if settings.validation > 0 { lines.append(series("validation accuracy", RGB.palette[1], \.validationAccuracy)) }
+        lines.append(series("test accuracy", RGB.palette[2], \.testAccuracy))
         let epochs = settings.epochs == 1 ? "1 epoch" : "\(settings.epochs) epochs"
-        var plot = LinePlot(title: "\(graph.name): accuracy vs dropout p (\(epochs) each)", xLabel: "dropout p",
-                            yLabel: "accuracy", series: series)
+        var plot = LineChart(title: "\(graph.name): accuracy vs dropout p (\(epochs) each)",
+                             subtitle: runConditionsNote(settings, specEpochs: compilation.spec?.train.epochs),
+                             xLabel: "dropout p", yLabel: "accuracy", series: lines)
         plot.xTicks = values.map(\.value)
         if let chosen {
-            plot.markers = [(rows[chosen].value.value, "chosen p = \(rows[chosen].value) (\(selectOn.rawValue))")]
+            plot.markers = [PlotMarker(x: rows[chosen].value.value, label: "chosen p = \(rows[chosen].value) (\(selectOn.rawValue))")]
         }
-        return renderSVG([plot])
+        return plot.figure()
     }
 }
 
