@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
         if file == nil && resume == nil { throw ValidationError("give a spec file, or --resume DIR to continue a run") }
         if resume != nil && force { throw ValidationError("--resume continues a run and --force replaces one; give one of them") }
         if let resume, resume.isEmpty { throw ValidationError("--resume needs a run directory") }
-        if let resume, let out = output.out, (out as NSString).standardizingPath != (resume as NSString).standardizingPath {
+        if let resume, let out = output.out, URL(fileURLWithPath: out).standardized != URL(fileURLWithPath: resume).standardized {
             throw ValidationError("--resume \(resume) writes into its own directory; drop --out \(out)")
         }
     }
@@ -198,10 +198,15 @@ struct Train: ParsableCommand {
     }
 
     func resumedSession(_ directory: String) throws -> Session {
+        guard FileManager.default.fileExists(atPath: checkpointDirectory(directory)) else {
+            printError("error: cannot resume from \(directory): \(CheckpointError.missing(directory: directory))")
+            throw ExitCode.failure
+        }
         let lock = try lockRunDirectory(directory)
         let checkpoint: TrainingCheckpoint
         do {
             checkpoint = try readCheckpoint(runDirectory: directory)
+            try removeAbandonedTemporaryFiles(directory)
         } catch {
             printError("error: cannot resume from \(directory): \(error)")
             throw ExitCode.failure

@@ -43,6 +43,26 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual([first, second, third], [base, base + "-2", base + "-3"])
     }
 
+    func testParentDirectories() {
+        XCTAssertNil(parentDirectory("a"), "Foundation's deletingLastPathComponent trapped on this one")
+        XCTAssertNil(parentDirectory("/"))
+        XCTAssertNil(parentDirectory("/a"))
+        XCTAssertEqual(parentDirectory("runs/a"), "runs")
+        XCTAssertEqual(parentDirectory("runs//a/"), "runs")
+        XCTAssertEqual(parentDirectory("/tmp/x/y"), "/tmp/x")
+        XCTAssertEqual(specCopyName("a"), "a")
+    }
+
+    func testRelativeOneLetterDirectories() throws {
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(scratch)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        try createDirectory("a")
+        try createDirectory("b/c")
+        XCTAssertEqual(try createNewDirectory("a"), "a-2")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch + "/b/c"))
+    }
+
     func testALockedDirectoryIsRefused() throws {
         var lock: RunDirectoryLock? = try RunDirectoryLock(directory: scratch)
         XCTAssertThrowsError(try RunDirectoryLock(directory: scratch)) { error in

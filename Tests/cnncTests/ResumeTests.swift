@@ -102,6 +102,9 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try bytes(out + "/weights.safetensors"), expected.weights,
                        "weights after \(signals) and --resume differ from the uninterrupted run's", file: file, line: line)
         XCTAssertEqual(try metrics(out), expected.metrics, "metrics.jsonl differs (timing fields aside)", file: file, line: line)
+        let left = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains(".tmp-") }
+            + FileManager.default.contentsOfDirectory(atPath: out + "/checkpoint").filter { $0.contains(".tmp-") }
+        XCTAssertEqual(left, [], "temporary files of a killed process are cleaned up", file: file, line: line)
     }
 
     func testLeNetSIGINT() throws { try assertResumesExactly(Self.lenet, signals: [SIGINT]) }

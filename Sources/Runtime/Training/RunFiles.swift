@@ -161,7 +161,7 @@ private let runDirectoryEntries: Set<String> = runFileNames.union(["resolved.yam
 
 /// The name the spec's copy gets in a run directory: its own, unless a run file has that name.
 public func specCopyName(_ specPath: String) -> String {
-    let name = (specPath as NSString).lastPathComponent
+    let name = specPath.split(separator: "/").last.map(String.init) ?? ""
     return runDirectoryEntries.contains(name) || name.isEmpty || name.hasPrefix(".") ? "spec-" + name : name
 }
 
@@ -193,13 +193,24 @@ public func createDirectory(_ path: String) throws {
         guard isDirectory.boolValue else { throw FormatError.cannotWrite(path: path, reason: "it exists and is not a directory") }
         return
     }
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty && parent != path && parent != "/" {
+    if let parent = parentDirectory(path) {
         try createDirectory(parent)
     }
     if mkdir(path, 0o755) != 0 && errno != EEXIST {
         throw FormatError.cannotWrite(path: path, reason: "cannot create the directory: \(String(cString: strerror(errno)))")
     }
+}
+
+/// The directory holding `path`, or nil for "/" and a single relative component (the working
+/// directory). Plain string work: Foundation's `deletingLastPathComponent` traps on some short
+/// relative paths (`"a"`).
+public func parentDirectory(_ path: String) -> String? {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return nil }
+    var parent = trimmed[..<slash]
+    while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
+    return parent.isEmpty ? nil : String(parent)
 }
 
 /// True when `directory` holds a run's files or checkpoint.
@@ -215,6 +226,22 @@ public func removeRunFiles(_ directory: String) throws {
         }
     } catch {
         throw FormatError.cannotWrite(path: directory, reason: "cannot remove the earlier run's files: \(error.localizedDescription)")
+    }
+}
+
+/// Removes the temporary files of atomic writes a killed process left in `directory`
+/// (`.NAME.tmp-…`; see `writeFileAtomically`). Only call it while holding the directory's lock.
+public func removeAbandonedTemporaryFiles(_ directory: String) throws {
+    let names: [String]
+    do {
+        names = try FileManager.default.contentsOfDirectory(atPath: directory)
+    } catch {
+        throw FormatError.cannotRead(path: directory, reason: error.localizedDescription)
+    }
+    for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+        if unlink(directory + "/" + name) != 0 && errno != ENOENT {
+            throw FormatError.cannotWrite(path: directory + "/" + name, reason: "cannot remove: \(String(cString: strerror(errno)))")
+        }
     }
 }
 
@@ -241,8 +268,7 @@ public func defaultRunDirectory(name: String, suffix: String = "", at date: Date
 /// Creates a directory that did not exist before: `base`, else `base-2`, `base-3`, … (two runs
 /// started in the same second get different directories).
 public func createNewDirectory(_ base: String) throws -> String {
-    let parent = (base as NSString).deletingLastPathComponent
-    if !parent.isEmpty { try createDirectory(parent) }
+    if let parent = parentDirectory(base) { try createDirectory(parent) }
     for n in 1...10_000 {
         let candidate = n == 1 ? base : "\(base)-\(n)"
         if mkdir(candidate, 0o755) == 0 { return candidate }
