@@ -17,7 +17,7 @@ public enum TensorRole: String, Hashable, Sendable {
     case gradient
     /// Kept by a step's forward pass for its backward pass (see `SavedKind`).
     case saved
-    /// Scratch space used inside one op (im2col columns).
+    /// Scratch space used inside one op's pass (see `ScratchRequest`).
     case workspace
 }
 
@@ -56,18 +56,8 @@ public struct StepBuffers: Hashable, Sendable {
     public var outputGradient: Int?
     /// Tensors kept from forward for backward (training only).
     public var saved: [SavedKind: Int]
-    /// im2col columns for the forward pass (conv only): one region of `columnsPerLane` elements
-    /// per lane, each holding `imagesPerChunk` images at a time.
-    public var columns: Int?
-    /// im2col columns for the backward pass (conv only), laid out as `columns`.
-    public var backwardColumns: Int?
-    /// Elements of one lane's column region (conv only).
-    public var columnsPerLane: Int?
-    /// Images the conv lowers into a lane's column region at once (conv only).
-    public var imagesPerChunk: Int?
-    /// Weight-gradient partial sums of lanes 1… (conv with several lanes): lanes − 1 regions of
-    /// the weight's size, added into the gradient after the backward pass.
-    public var weightGradientPartials: Int?
+    /// Scratch tensors the op asked for (`Op.scratch`), alive only during one of its passes.
+    public var scratch: [ScratchKind: Int] = [:]
 
     /// The step's backward pass runs (it has parameters, or an earlier step needs its gradient).
     public var runsBackward: Bool { outputGradient != nil }
@@ -222,24 +212,10 @@ private struct PlanBuilder {
                 }
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
-            if case let .conv2d(g) = step.op {
-                // Each lane lowers its share of the batch, as many images at a time as fit the budget.
-                let perImage = g.columnRows * g.outSpatial
-                let imagesPerLane = (batchSize + lanes - 1) / lanes
-                let chunk = max(1, min(imagesPerLane, BufferPlan.columnBudgetBytes / (perImage * ElementType.float32.size)))
-                buffers.imagesPerChunk = chunk
-                buffers.columnsPerLane = perImage * chunk
-                buffers.columns = add("\(k).columns", .workspace, count: perImage * chunk * lanes)
-                use(buffers.columns!, at: k)
-                if backward {
-                    buffers.backwardColumns = add("\(k).columns.backward", .workspace, count: perImage * chunk * lanes)
-                    use(buffers.backwardColumns!, at: backwardTime(k))
-                    if lanes > 1 {
-                        buffers.weightGradientPartials = add("\(k).weight.grad.partials", .workspace,
-                                                             count: g.weightCount * (lanes - 1))
-                        use(buffers.weightGradientPartials!, at: backwardTime(k))
-                    }
-                }
+            for request in step.op.scratch(batchSize: batchSize, lanes: lanes, runsBackward: backward) {
+                let id = add("\(k).\(request.kind.rawValue)", .workspace, count: request.elementCount)
+                use(id, at: request.pass == .forward ? k : backwardTime(k))
+                buffers.scratch[request.kind] = id
             }
             self.steps.append(buffers)
             activation = output
