@@ -97,9 +97,12 @@ public struct BufferPlan: Hashable, Sendable {
     public var arenaBytes: Int
     /// Bytes without reuse or in-place sharing: every tensor in its own block.
     public var naiveBytes: Int
+    /// Neighbouring steps the runtime runs as one kernel (see `FusedPattern`), in step order.
+    public var fusions: [FusedSteps]
 
     /// Plans `graph` for `mode` at `batchSize` examples per step, executed by `lanes` threads.
-    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1) {
+    /// `fuse: false` runs every step as its own kernel (tests compare the two).
+    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true) {
         precondition(batchSize >= 1, "batch size must be positive")
         precondition(lanes >= 1, "at least one lane")
         var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes)
@@ -112,10 +115,14 @@ public struct BufferPlan: Hashable, Sendable {
         self.labels = builder.labelsTensor
         self.loss = builder.loss
         self.schedule = builder.schedule
-        let placed = placeTensors(builder.tensors)
+        let fusions = fuse ? BufferPlan.fusions(graph: graph, steps: builder.steps, tensors: builder.tensors) : []
+        var tensors = builder.tensors
+        BufferPlan.widenLifetimes(&tensors, for: fusions, stepCount: graph.steps.count, training: mode == .training)
+        let placed = placeTensors(tensors)
         self.tensors = placed.tensors
         self.arenaBytes = placed.arenaBytes
         self.naiveBytes = builder.tensors.reduce(0) { $0 + alignUp($1.bytes) }
+        self.fusions = fusions
     }
 
     public func tensor(_ id: Int) -> PlannedTensor { tensors[id] }

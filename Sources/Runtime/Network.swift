@@ -59,9 +59,9 @@ public final class Network {
     let counters: UnsafeMutablePointer<Int64>
     let trainingArena: UnsafeMutableRawPointer
     let evaluationArena: UnsafeMutableRawPointer
-    /// Each step of each plan as a runtime value bound to its memory.
-    private let trainingSteps: [BoundStep]
-    private let evaluationSteps: [BoundStep]
+    /// Each step (or fused group of steps) of each plan as a runtime value bound to its memory.
+    private let trainingKernels: [Kernel]
+    private let evaluationKernels: [Kernel]
     private let updateGroups: [UpdateGroup]
     /// Optimizer steps taken.
     public internal(set) var stepCount = 0
@@ -115,8 +115,8 @@ public final class Network {
         dropoutGenerator = generator.derived(2)
         let blocks = ParameterBlocks(parameters: parameters, gradients: gradients, statistics: statistics,
                                      counters: counters)
-        trainingSteps = bindSteps(graph: graph, plan: trainingPlan, arena: trainingArena, blocks: blocks)
-        evaluationSteps = bindSteps(graph: graph, plan: evaluationPlan, arena: evaluationArena, blocks: blocks)
+        trainingKernels = bindKernels(graph: graph, plan: trainingPlan, arena: trainingArena, blocks: blocks)
+        evaluationKernels = bindKernels(graph: graph, plan: evaluationPlan, arena: evaluationArena, blocks: blocks)
         updateGroups = graph.slots.filter { $0.role.storage == .parameters }.map { slot in
             UpdateGroup(offset: slot.offset, count: slot.count,
                         weightDecay: graph.steps[slot.stepIndex].weightDecay ?? optimizer.weightDecay)
@@ -193,7 +193,7 @@ public final class Network {
                                  indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
         precondition(count >= 1 && count <= trainingPlan.batchSize, "batch larger than the plan")
         gather(trainingPlan, arena: trainingArena, images: images, labels: labels, indices: indices, count: count)
-        forward(trainingSteps, training: true, batch: count)
+        forward(trainingKernels, training: true, batch: count)
         guard let loss = trainingPlan.loss else { preconditionFailure("a training plan has a loss") }
         let classes = Graph.classCount
         let result = crossEntropyForwardBackward(
@@ -201,7 +201,7 @@ public final class Network {
             labels: int32Pointer(trainingArena, trainingPlan, loss.labels),
             gradient: floatPointer(trainingArena, trainingPlan, loss.logitsGradient),
             batch: count, classes: classes)
-        backward(trainingSteps, batch: count)
+        backward(trainingKernels, batch: count)
         return result
     }
 
@@ -211,9 +211,9 @@ public final class Network {
                          indices: UnsafePointer<Int32>, count: Int) -> Int {
         precondition(count >= 1 && count <= evaluationPlan.batchSize, "batch larger than the plan")
         gather(evaluationPlan, arena: evaluationArena, images: images, labels: labels, indices: indices, count: count)
-        forward(evaluationSteps, training: false, batch: count)
-        guard let last = evaluationSteps.last else { return 0 }
-        return countCorrect(scores: last.output, labels: int32Pointer(evaluationArena, evaluationPlan, evaluationPlan.labels),
+        forward(evaluationKernels, training: false, batch: count)
+        guard let last = evaluationKernels.last else { return 0 }
+        return countCorrect(scores: last.step.output, labels: int32Pointer(evaluationArena, evaluationPlan, evaluationPlan.labels),
                             batch: count, classes: Graph.classCount)
     }
 
@@ -235,27 +235,29 @@ public final class Network {
 
     /// The evaluation plan's output for the last `evaluate` call: [count, 10] scores.
     public var lastEvaluationOutput: UnsafePointer<Float>? {
-        evaluationSteps.last.map { UnsafePointer($0.output) }
+        evaluationKernels.last.map { UnsafePointer($0.step.output) }
     }
 
-    /// Runs every step's forward pass; each step's work is split between the lanes.
-    private func forward(_ steps: [BoundStep], training: Bool, batch: Int) {
-        for (k, step) in steps.enumerated() {
+    /// Runs every step's forward pass; each step's work is split between the lanes. A fused
+    /// group's time is profiled under its first step.
+    private func forward(_ kernels: [Kernel], training: Bool, batch: Int) {
+        for kernel in kernels {
+            let step = kernel.step
             let started = profile == nil ? 0 : now()
-            defer { profile?.forward[k] += profile == nil ? 0 : now() - started }
+            defer { profile?.forward[kernel.steps.lowerBound] += profile == nil ? 0 : now() - started }
             let seed = step.drawsSeed(training: training) ? dropoutGenerator.next() : 0
             run(.forward(step, ForwardRun(batch: batch, training: training, seed: seed)))
         }
     }
 
     /// Runs the backward passes in reverse order; each step's work is split between the lanes.
-    private func backward(_ steps: [BoundStep], batch: Int) {
-        for k in stride(from: steps.count - 1, through: 0, by: -1) {
-            let step = steps[k]
+    private func backward(_ kernels: [Kernel], batch: Int) {
+        for kernel in kernels.reversed() {
+            let step = kernel.step
             let phases = step.backwardPhases
             guard phases > 0 else { continue }
             let started = profile == nil ? 0 : now()
-            defer { profile?.backward[k] += profile == nil ? 0 : now() - started }
+            defer { profile?.backward[kernel.steps.lowerBound] += profile == nil ? 0 : now() - started }
             for phase in 0..<phases {
                 run(.backward(step, phase: phase, batch: batch))
             }

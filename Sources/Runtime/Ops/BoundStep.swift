@@ -13,6 +13,7 @@ enum BoundStep {
     case softmax(SoftmaxStep)
     case flatten(FlattenStep)
     case linear(LinearStep)
+    case batchNormReLU(BatchNormReLUStep)
 
     init(_ op: Op, _ binder: StepBinder) {
         switch op {
@@ -38,6 +39,7 @@ enum BoundStep {
         case let .softmax(s): return s.output
         case let .flatten(s): return s.output
         case let .linear(s): return s.output
+        case let .batchNormReLU(s): return s.output
         }
     }
 
@@ -58,6 +60,7 @@ enum BoundStep {
         case let .softmax(s): return s.gradients == nil ? 0 : 1
         case let .flatten(s): return s.gradients == nil ? 0 : 1
         case let .linear(s): return s.gradients == nil ? 0 : 1
+        case let .batchNormReLU(s): return s.backwardPhases
         }
     }
 
@@ -71,6 +74,7 @@ enum BoundStep {
         case let .softmax(s): s.forward(run, lane)
         case let .flatten(s): s.forward(run, lane)
         case let .linear(s): s.forward(run, lane)
+        case let .batchNormReLU(s): s.forward(run, lane)
         }
     }
 
@@ -84,6 +88,7 @@ enum BoundStep {
         case let .softmax(s): s.backward(batch: batch, lane)
         case let .flatten(s): s.backward(batch: batch, lane)
         case let .linear(s): s.backward(batch: batch, lane)
+        case let .batchNormReLU(s): s.backward(batch: batch, lane)
         }
     }
 }
@@ -140,9 +145,31 @@ struct StepBinder {
     }
 }
 
-/// Binds every step of `plan` to `arena` and the parameter blocks.
-func bindSteps(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer, blocks: ParameterBlocks) -> [BoundStep] {
-    graph.steps.indices.map { k in
-        BoundStep(graph.steps[k].op, StepBinder(graph: graph, plan: plan, arena: arena, blocks: blocks, k: k))
+/// A bound step and the graph steps it runs (several when fused).
+struct Kernel {
+    var step: BoundStep
+    var steps: Range<Int>
+}
+
+/// Binds every step of `plan` to `arena` and the parameter blocks, fusing the steps the plan says.
+func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer, blocks: ParameterBlocks) -> [Kernel] {
+    func binder(_ k: Int) -> StepBinder { StepBinder(graph: graph, plan: plan, arena: arena, blocks: blocks, k: k) }
+    func single(_ k: Int) -> BoundStep { BoundStep(graph.steps[k].op, binder(k)) }
+    var kernels: [Kernel] = []
+    var fusions = plan.fusions[...]
+    var k = 0
+    while k < graph.steps.count {
+        if let fused = fusions.first, fused.first == k {
+            fusions.removeFirst()
+            guard case let .batchNorm(norm) = single(k) else { preconditionFailure("a fusion starts at batch norm") }
+            var pool: MaxPoolStep?
+            if fused.pattern == .batchNormReLUMaxPool, case let .maxPool(p) = single(k + 2) { pool = p }
+            kernels.append(Kernel(step: .batchNormReLU(BatchNormReLUStep(norm: norm, pool: pool)), steps: fused.steps))
+            k = fused.steps.upperBound
+        } else {
+            kernels.append(Kernel(step: single(k), steps: k..<(k + 1)))
+            k += 1
+        }
     }
+    return kernels
 }
