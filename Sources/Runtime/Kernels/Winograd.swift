@@ -119,8 +119,13 @@ struct WinogradLayout {
         return (firstImage + index / tilesPerImage, within / tilesX, within % tilesX)
     }
     var planeCount: Int { paddedHeight * paddedWidth * inPadded }
-    var transformedInputCount: Int { elements * chunkTiles * inPadded }
-    var productCount: Int { elements * chunkTiles * outPadded }
+    /// Floats from one tile element's matrix to the next in V and M: T·ICp or T·OCp, plus one
+    /// cache line, so that the α² matrices (which the transforms touch together, one vector
+    /// each) do not start at addresses a multiple of 4 KiB apart and fight over one L1 set.
+    var inputElementStride: Int { chunkTiles * inPadded + 16 }
+    var productElementStride: Int { chunkTiles * outPadded + 16 }
+    var transformedInputCount: Int { elements * inputElementStride }
+    var productCount: Int { elements * productElementStride }
     /// Per-tile temporaries of the transforms: 2·α² vectors of 8 (the output transform's
     /// α·m intermediate and m² result).
     var temporaryCount: Int { 2 * elements * 8 }
@@ -182,8 +187,30 @@ protocol WinogradTransform {
     static func input(_ x: UnsafePointer<Float>, _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int)
     /// y = Aᵀ x: x is α vectors, y is m vectors.
     static func output(_ x: UnsafePointer<Float>, _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int)
+    /// Stores a full m×m result tile of 8 channels, result[(y·m + x)·8 + lane], at
+    /// `target + lane·channelStride + y·rowStride + x`, transposing in registers.
+    static func store(_ result: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, channelStride: Int,
+                      rowStride: Int)
     /// y = A x, the adjoint of `output` (weight gradient): x is m vectors, y is α vectors.
     static func gradient(_ x: UnsafePointer<Float>, _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int)
+}
+
+/// (a0 b0 a1 b1 | a4 b4 a5 b5), AVX's unpcklps.
+@inline(__always)
+func interleaveLow(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+
+/// (a2 b2 a3 b3 | a6 b6 a7 b7), AVX's unpckhps.
+@inline(__always)
+func interleaveHigh(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+
+@inline(__always)
+func storeQuad(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
+}
+
+@inline(__always)
+func storePair(_ value: SIMD2<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD2<Float>.self)
 }
 
 enum WinogradF2: WinogradTransform {
@@ -207,6 +234,24 @@ enum WinogradF2: WinogradTransform {
         let x0 = loadLanes(x), x1 = loadLanes(x + xs), x2 = loadLanes(x + 2 * xs), x3 = loadLanes(x + 3 * xs)
         storeLanes(x0 + x1 + x2, y)
         storeLanes(x1 - x2 - x3, y + ys)
+    }
+
+    @inline(__always)
+    static func store(_ result: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, channelStride cs: Int,
+                      rowStride rs: Int) {
+        for y in 0..<2 {
+            let r0 = loadLanes(result + y * 16), r1 = loadLanes(result + y * 16 + 8)
+            let low = interleaveLow(r0, r1), high = interleaveHigh(r0, r1)  // lanes 0 1 4 5, 2 3 6 7
+            let row = target + y * rs
+            storePair(low.lowHalf.lowHalf, row)
+            storePair(low.lowHalf.highHalf, row + cs)
+            storePair(high.lowHalf.lowHalf, row + 2 * cs)
+            storePair(high.lowHalf.highHalf, row + 3 * cs)
+            storePair(low.highHalf.lowHalf, row + 4 * cs)
+            storePair(low.highHalf.highHalf, row + 5 * cs)
+            storePair(high.highHalf.lowHalf, row + 6 * cs)
+            storePair(high.highHalf.highHalf, row + 7 * cs)
+        }
     }
 
     // A = [1 0; 1 1; 1 −1; 0 −1]
@@ -256,6 +301,31 @@ enum WinogradF4: WinogradTransform {
         storeLanes(diff12 + Lanes(repeating: 2) * diff34, y + ys)
         storeLanes(sum12 + Lanes(repeating: 4) * sum34, y + 2 * ys)
         storeLanes(diff12 + Lanes(repeating: 8) * diff34 + x5, y + 3 * ys)
+    }
+
+    @inline(__always)
+    static func store(_ result: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, channelStride cs: Int,
+                      rowStride rs: Int) {
+        for y in 0..<4 {
+            let r = result + y * 32
+            let r0 = loadLanes(r), r1 = loadLanes(r + 8), r2 = loadLanes(r + 16), r3 = loadLanes(r + 24)
+            let t0 = interleaveLow(r0, r1), t1 = interleaveHigh(r0, r1)
+            let t2 = interleaveLow(r2, r3), t3 = interleaveHigh(r2, r3)
+            // s_k holds lane k in its low half and lane k + 4 in its high half.
+            let s0 = Lanes(t0[0], t0[1], t2[0], t2[1], t0[4], t0[5], t2[4], t2[5])
+            let s1 = Lanes(t0[2], t0[3], t2[2], t2[3], t0[6], t0[7], t2[6], t2[7])
+            let s2 = Lanes(t1[0], t1[1], t3[0], t3[1], t1[4], t1[5], t3[4], t3[5])
+            let s3 = Lanes(t1[2], t1[3], t3[2], t3[3], t1[6], t1[7], t3[6], t3[7])
+            let row = target + y * rs
+            storeQuad(s0.lowHalf, row)
+            storeQuad(s1.lowHalf, row + cs)
+            storeQuad(s2.lowHalf, row + 2 * cs)
+            storeQuad(s3.lowHalf, row + 3 * cs)
+            storeQuad(s0.highHalf, row + 4 * cs)
+            storeQuad(s1.highHalf, row + 5 * cs)
+            storeQuad(s2.highHalf, row + 6 * cs)
+            storeQuad(s3.highHalf, row + 7 * cs)
+        }
     }
 
     // A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 2 4 8; 1 −2 4 −8; 0 0 0 1]
@@ -400,7 +470,7 @@ func winogradTransformInput<T: WinogradTransform>(
     let (m, alpha) = (T.m, T.alpha)
     let cp = l.inPadded
     let rowStride = l.paddedWidth * cp
-    let elementStride = l.chunkTiles * cp
+    let elementStride = l.inputElementStride
     for t in 0..<count {
         let (image, ty, tx) = l.tile(start + t, firstImage: firstImage)
         if image != heldImage {
@@ -419,6 +489,61 @@ func winogradTransformInput<T: WinogradTransform>(
     }
 }
 
+/// Y = Aᵀ M A (+ bias) for the tiles [start, start + count) of the share, 8 output channels at a
+/// time, cropped at the right and bottom edges, written into the CBHW output.
+/// - products: [α², T, OCp]
+/// - bias: [OC] or nil
+/// - output: [OC, batch, OH, OW]
+/// - temporary: [α·m + m², 8]
+@inline(__always)
+func winogradTransformOutput<T: WinogradTransform>(
+    _: T.Type, products: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+    temporary: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, layout l: WinogradLayout, batch: Int,
+    firstImage: Int, start: Int, count: Int
+) {
+    let (m, alpha) = (T.m, T.alpha)
+    let (oc, oh, ow) = (g.outChannels, g.outHeight, g.outWidth)
+    let op = l.outPadded
+    let productElementStride = l.productElementStride
+    let result = temporary + alpha * m * 8
+    let channelStride = batch * oh * ow
+    for t in 0..<count {
+        let (image, ty, tx) = l.tile(start + t, firstImage: firstImage)
+        let rows = min(m, oh - ty * m)
+        let columns = min(m, ow - tx * m)
+        for block in 0..<l.outBlocks {
+            let source = products + t * op + block * 8
+            // Rows of M: temporary[k][x] = Σ_j M[k][j] A[j][x].
+            for k in 0..<alpha {
+                T.output(source + k * alpha * productElementStride, productElementStride, temporary + k * m * 8, 8)
+            }
+            // Columns: result[y][x] = Σ_k Aᵀ[y][k] temporary[k][x].
+            for x in 0..<m {
+                T.output(temporary + x * 8, m * 8, result + x * 8, m * 8)
+            }
+            let o0 = block * 8
+            let lanes = min(8, oc - o0)
+            if let bias {
+                var b = Lanes()
+                for lane in 0..<lanes { b[lane] = bias[o0 + lane] }
+                for e in 0..<(m * m) { storeLanes(loadLanes(result + e * 8) + b, result + e * 8) }
+            }
+            let target = output + ((o0 * batch + image) * oh + ty * m) * ow + tx * m
+            if lanes == 8 && rows == m && columns == m {
+                T.store(result, target, channelStride: channelStride, rowStride: ow)
+                continue
+            }
+            for lane in 0..<lanes {
+                for y in 0..<rows {
+                    for x in 0..<columns {
+                        target[lane * channelStride + y * ow + x] = result[(y * m + x) * 8 + lane]
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Winograd convolution forward for the images in `images`, one tile size.
 @inline(never)
 func conv2dWinogradForward<T: WinogradTransform>(
@@ -426,22 +551,20 @@ func conv2dWinogradForward<T: WinogradTransform>(
     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry,
     layout l: WinogradLayout, batch: Int, images: Range<Int>
 ) {
-    let (m, alpha) = (T.m, T.alpha)
-    let (ic, oc, oh, ow) = (g.inChannels, g.outChannels, g.outHeight, g.outWidth)
-    let chunk = l.chunkTiles
+    let (ic, oc) = (g.inChannels, g.outChannels)
     let plane = scratch
     let transformed = plane + l.planeCount
     let products = transformed + l.transformedInputCount
     let temporary = products + l.productCount
     let (cp, op) = (l.inPadded, l.outPadded)
-    let inputElementStride = chunk * cp
-    let productElementStride = chunk * op
+    let inputElementStride = l.inputElementStride
+    let productElementStride = l.productElementStride
     let tilesPerImage = l.tilesPerImage
     let total = images.count * tilesPerImage
     var heldImage = -1
     var start = 0
     while start < total {
-        let count = min(chunk, total - start)
+        let count = min(l.chunkTiles, total - start)
         winogradTransformInput(T.self, input: input, plane: plane, heldImage: &heldImage,
                                transformed: transformed, temporary: temporary, geometry: g, layout: l,
                                batch: batch, firstImage: images.lowerBound, start: start, count: count)
@@ -452,40 +575,9 @@ func conv2dWinogradForward<T: WinogradTransform>(
                  b: transformedWeight + e * ic * oc, ldb: oc,
                  beta: 0, c: products + e * productElementStride, ldc: op)
         }
-        // Y = Aᵀ M A (+ bias), 8 output channels at a time, cropped at the right and bottom edges.
-        let result = temporary + alpha * m * 8
-        for t in 0..<count {
-            let (image, ty, tx) = l.tile(start + t, firstImage: images.lowerBound)
-            let rows = min(m, oh - ty * m)
-            let columns = min(m, ow - tx * m)
-            for block in 0..<l.outBlocks {
-                let source = products + t * op + block * 8
-                // Rows of M: temporary[k][x] = Σ_j M[k][j] A[j][x].
-                for k in 0..<alpha {
-                    T.output(source + k * alpha * productElementStride, productElementStride,
-                             temporary + k * m * 8, 8)
-                }
-                // Columns: result[y][x] = Σ_k Aᵀ[y][k] temporary[k][x].
-                for x in 0..<m {
-                    T.output(temporary + x * 8, m * 8, result + x * 8, m * 8)
-                }
-                let o0 = block * 8
-                let lanes = min(8, oc - o0)
-                if let bias {
-                    var b = Lanes()
-                    for lane in 0..<lanes { b[lane] = bias[o0 + lane] }
-                    for e in 0..<(m * m) { storeLanes(loadLanes(result + e * 8) + b, result + e * 8) }
-                }
-                for lane in 0..<lanes {
-                    let target = output + (((o0 + lane) * batch + image) * oh + ty * m) * ow + tx * m
-                    for y in 0..<rows {
-                        for x in 0..<columns {
-                            target[y * ow + x] = result[(y * m + x) * 8 + lane]
-                        }
-                    }
-                }
-            }
-        }
+        winogradTransformOutput(T.self, products: products, bias: bias, output: output, temporary: temporary,
+                                geometry: g, layout: l, batch: batch, firstImage: images.lowerBound,
+                                start: start, count: count)
         start += count
     }
 }
@@ -582,8 +674,8 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
     let gradientPlane = temporary + l.temporaryCount
     let accumulator = gradientPlane + l.gradientPlaneCount
     let (cp, op) = (l.inPadded, l.outPadded)
-    let inputElementStride = l.chunkTiles * cp
-    let productElementStride = l.chunkTiles * op
+    let inputElementStride = l.inputElementStride
+    let productElementStride = l.productElementStride
     let gradientWidth = l.tilesX * m
     let gradientRowStride = gradientWidth * op
     let total = images.count * l.tilesPerImage
