@@ -96,8 +96,8 @@ final class WinogradTests: XCTestCase {
     static func forward(_ x: [Float], _ weight: [Float], _ bias: [Float]?, _ t: Case, tile: WinogradTile,
                         images: Range<Int>, chunkBudget: Int = WinogradLayout.chunkBudget) -> [Float] {
         let g = t.geometry
-        let alpha = tile.inputSide
-        var transformed = [Float](repeating: .nan, count: alpha * alpha * t.c * t.oc)
+        var transformed = [Float](repeating: .nan,
+                                  count: winogradTransformedWeightCount(geometry: g, flipped: false, tile: tile))
         winogradTransformWeights(weight: weight, transformed: &transformed, geometry: g, flipped: false, tile: tile)
         let count = WinogradLayout(g, tile: tile, images: images.count, chunkBudget: chunkBudget).scratchCount
         var scratch = [Float](repeating: .nan, count: count + 64)
@@ -119,8 +119,8 @@ final class WinogradTests: XCTestCase {
                               images: Range<Int>) -> [Float] {
         let g = t.geometry
         let gradient = winogradInputGradientGeometry(g)
-        let alpha = tile.inputSide
-        var transformed = [Float](repeating: .nan, count: alpha * alpha * t.c * t.oc)
+        var transformed = [Float](repeating: .nan,
+                                  count: winogradTransformedWeightCount(geometry: g, flipped: true, tile: tile))
         winogradTransformWeights(weight: weight, transformed: &transformed, geometry: g, flipped: true, tile: tile)
         let count = WinogradLayout(gradient, tile: tile, images: images.count).scratchCount
         var scratch = [Float](repeating: .nan, count: count + 64)

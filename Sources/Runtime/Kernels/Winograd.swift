@@ -42,8 +42,9 @@ import Spec
 //   plane  [Hp, Wp, ICp]       one image, zero-padded, channels interleaved in blocks of 8 (ICp = IC
 //                              rounded up to 8), so that the transforms load 8 channels as one SIMD8
 //   V      [α², T, ICp]        transformed input tiles (α = m + 2), one matrix per tile element ξ
-//   M      [α², T, OCp]        V[ξ] · U[ξ] for each ξ: α² GEMMs [T × IC]·[IC × OC] through BLAS
-//   U      [α², IC, OC]        the transformed weights
+//   M      [α², T, OCp]        V[ξ] · U[ξ] for each ξ: α² products [T × IC]·[IC × OCp] by
+//                              `winogradMultiply` (no packing; faster than BLAS at these sizes)
+//   U      [α², IC, OCp]       the transformed weights (zero past OC)
 // and the output transform writes Aᵀ M A (+ bias) for 8 output channels at a time into the CBHW output.
 
 /// The output tile size m of F(m×m, 3×3); the input tile is (m + 2)×(m + 2).
@@ -165,12 +166,16 @@ public func winogradInputGradientScratchCount(geometry g: Conv2DGeometry, images
     winogradForwardScratchCount(geometry: winogradInputGradientGeometry(g), images: images)
 }
 
-/// Floats of the transformed weights: α²·IC·OC, for the forward (`flipped: false`) or the
-/// input-gradient (`flipped: true`) convolution.
+/// Floats of the transformed weights: α²·IC·OCp for the forward (`flipped: false`), α²·OC·ICp for
+/// the input-gradient (`flipped: true`) convolution (the output channels rounded up to 8).
 public func winogradTransformedWeightCount(geometry g: Conv2DGeometry, flipped: Bool) -> Int {
     let kernelGeometry = flipped ? winogradInputGradientGeometry(g) : g
-    let alpha = winogradTile(for: kernelGeometry).inputSide
-    return alpha * alpha * g.inChannels * g.outChannels
+    return winogradTransformedWeightCount(geometry: g, flipped: flipped, tile: winogradTile(for: kernelGeometry))
+}
+
+func winogradTransformedWeightCount(geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile) -> Int {
+    let (rows, columns) = flipped ? (g.outChannels, g.inChannels) : (g.inChannels, g.outChannels)
+    return tile.inputSide * tile.inputSide * rows * ((columns + 7) / 8 * 8)
 }
 
 // MARK: - Transforms
@@ -345,13 +350,19 @@ enum WinogradF4: WinogradTransform {
 
 /// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], in Double, stored as Float.
 /// - weight: [OC, IC, 3, 3]
-/// - transformed: [α², IC, OC] (forward) or [α², OC, IC] (flipped: the input-gradient kernel
-///   g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels are the forward's outputs)
+/// - transformed: [α², IC, OCp] (forward) or [α², OC, ICp] (flipped: the input-gradient kernel
+///   g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels are the forward's
+///   outputs); the columns past OC (or IC) up to a multiple of 8 are zero
 func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                               geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile) {
     let gt = tile == .f2x2 ? WinogradF2.kernelTransform : WinogradF4.kernelTransform
     let alpha = tile.inputSide
     let (ic, oc) = (g.inChannels, g.outChannels)
+    let (rows, columns) = flipped ? (oc, ic) : (ic, oc)
+    let padded = (columns + 7) / 8 * 8
+    if padded != columns {
+        transformed.update(repeating: 0, count: alpha * alpha * rows * padded)
+    }
     withUnsafeTemporaryAllocation(of: Double.self, capacity: alpha * 3) { half in  // G g: [α, 3]
         for o in 0..<oc {
             for i in 0..<ic {
@@ -365,8 +376,8 @@ func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeM
                     }
                 }
                 // Forward: row (input channel i), column (output channel o). Flipped: the roles swap.
-                let offset = flipped ? o * ic + i : i * oc + o
-                let stride = ic * oc
+                let offset = flipped ? o * padded + i : i * padded + o
+                let stride = rows * padded
                 for a in 0..<alpha {
                     for b in 0..<alpha {
                         let value = half[a * 3] * gt[b][0] + half[a * 3 + 1] * gt[b][1] + half[a * 3 + 2] * gt[b][2]
@@ -544,6 +555,103 @@ func winogradTransformOutput<T: WinogradTransform>(
     }
 }
 
+/// C = A·B for the tile-element products, without packing (B, one U[ξ], stays in L1/L2): 6×16
+/// blocks of C in 12 vector accumulators, then single rows and a last 8-column strip.
+/// - a: [rows, depth] (lda)
+/// - b: [depth, columns] (ldb), columns a multiple of 8
+/// - c: [rows, columns] (ldc), overwritten
+@inline(never)
+func winogradMultiply(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                      _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, depth: Int) {
+    var o = 0
+    while o + 16 <= columns {
+        var t = 0
+        while t + 6 <= rows {
+            var (c00, c01, c10, c11, c20, c21) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
+            var (c30, c31, c40, c41, c50, c51) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
+            let pa = a + t * lda
+            var pb = b + o
+            for k in 0..<depth {
+                let b0 = loadLanes(pb), b1 = loadLanes(pb + 8)
+                var x = Lanes(repeating: pa[k])
+                c00 = x * b0 + c00; c01 = x * b1 + c01
+                x = Lanes(repeating: pa[lda + k])
+                c10 = x * b0 + c10; c11 = x * b1 + c11
+                x = Lanes(repeating: pa[2 * lda + k])
+                c20 = x * b0 + c20; c21 = x * b1 + c21
+                x = Lanes(repeating: pa[3 * lda + k])
+                c30 = x * b0 + c30; c31 = x * b1 + c31
+                x = Lanes(repeating: pa[4 * lda + k])
+                c40 = x * b0 + c40; c41 = x * b1 + c41
+                x = Lanes(repeating: pa[5 * lda + k])
+                c50 = x * b0 + c50; c51 = x * b1 + c51
+                pb += ldb
+            }
+            let pc = c + t * ldc + o
+            storeLanes(c00, pc); storeLanes(c01, pc + 8)
+            storeLanes(c10, pc + ldc); storeLanes(c11, pc + ldc + 8)
+            storeLanes(c20, pc + 2 * ldc); storeLanes(c21, pc + 2 * ldc + 8)
+            storeLanes(c30, pc + 3 * ldc); storeLanes(c31, pc + 3 * ldc + 8)
+            storeLanes(c40, pc + 4 * ldc); storeLanes(c41, pc + 4 * ldc + 8)
+            storeLanes(c50, pc + 5 * ldc); storeLanes(c51, pc + 5 * ldc + 8)
+            t += 6
+        }
+        while t < rows {
+            var (c0, c1, d0, d1) = (Lanes(), Lanes(), Lanes(), Lanes())
+            let pa = a + t * lda
+            var pb = b + o
+            var k = 0
+            while k + 2 <= depth {
+                let x = Lanes(repeating: pa[k]), y = Lanes(repeating: pa[k + 1])
+                c0 = x * loadLanes(pb) + c0; c1 = x * loadLanes(pb + 8) + c1
+                d0 = y * loadLanes(pb + ldb) + d0; d1 = y * loadLanes(pb + ldb + 8) + d1
+                pb += 2 * ldb
+                k += 2
+            }
+            if k < depth {
+                let x = Lanes(repeating: pa[k])
+                c0 = x * loadLanes(pb) + c0; c1 = x * loadLanes(pb + 8) + c1
+            }
+            storeLanes(c0 + d0, c + t * ldc + o); storeLanes(c1 + d1, c + t * ldc + o + 8)
+            t += 1
+        }
+        o += 16
+    }
+    if o < columns {
+        var t = 0
+        while t + 6 <= rows {
+            var (c0, c1, c2, c3, c4, c5) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
+            let pa = a + t * lda
+            var pb = b + o
+            for k in 0..<depth {
+                let b0 = loadLanes(pb)
+                c0 = Lanes(repeating: pa[k]) * b0 + c0
+                c1 = Lanes(repeating: pa[lda + k]) * b0 + c1
+                c2 = Lanes(repeating: pa[2 * lda + k]) * b0 + c2
+                c3 = Lanes(repeating: pa[3 * lda + k]) * b0 + c3
+                c4 = Lanes(repeating: pa[4 * lda + k]) * b0 + c4
+                c5 = Lanes(repeating: pa[5 * lda + k]) * b0 + c5
+                pb += ldb
+            }
+            let pc = c + t * ldc + o
+            storeLanes(c0, pc); storeLanes(c1, pc + ldc); storeLanes(c2, pc + 2 * ldc)
+            storeLanes(c3, pc + 3 * ldc); storeLanes(c4, pc + 4 * ldc); storeLanes(c5, pc + 5 * ldc)
+            t += 6
+        }
+        while t < rows {
+            var c0 = Lanes()
+            let pa = a + t * lda
+            var pb = b + o
+            for k in 0..<depth {
+                c0 = Lanes(repeating: pa[k]) * loadLanes(pb) + c0
+                pb += ldb
+            }
+            storeLanes(c0, c + t * ldc + o)
+            t += 1
+        }
+    }
+}
+
 /// Winograd convolution forward for the images in `images`, one tile size.
 @inline(never)
 func conv2dWinogradForward<T: WinogradTransform>(
@@ -551,7 +659,7 @@ func conv2dWinogradForward<T: WinogradTransform>(
     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry,
     layout l: WinogradLayout, batch: Int, images: Range<Int>
 ) {
-    let (ic, oc) = (g.inChannels, g.outChannels)
+    let ic = g.inChannels
     let plane = scratch
     let transformed = plane + l.planeCount
     let products = transformed + l.transformedInputCount
@@ -568,12 +676,10 @@ func conv2dWinogradForward<T: WinogradTransform>(
         winogradTransformInput(T.self, input: input, plane: plane, heldImage: &heldImage,
                                transformed: transformed, temporary: temporary, geometry: g, layout: l,
                                batch: batch, firstImage: images.lowerBound, start: start, count: count)
-        // M[ξ] = V[ξ] · U[ξ]: [count × IC] · [IC × OC].
+        // M[ξ] = V[ξ] · U[ξ]: [count × IC] · [IC × OCp].
         for e in 0..<l.elements {
-            gemm(transposeA: false, transposeB: false, m: count, n: oc, k: ic, alpha: 1,
-                 a: transformed + e * inputElementStride, lda: cp,
-                 b: transformedWeight + e * ic * oc, ldb: oc,
-                 beta: 0, c: products + e * productElementStride, ldc: op)
+            winogradMultiply(transformed + e * inputElementStride, lda: cp, transformedWeight + e * ic * op, ldb: op,
+                             products + e * productElementStride, ldc: op, rows: count, columns: op, depth: ic)
         }
         winogradTransformOutput(T.self, products: products, bias: bias, output: output, temporary: temporary,
                                 geometry: g, layout: l, batch: batch, firstImage: images.lowerBound,

@@ -66,8 +66,8 @@ public func winogradBenchmark(geometry g: Conv2DGeometry, batch: Int, repetition
     var y = [Float](repeating: 0, count: outputCount)
     var dx = [Float](repeating: 0, count: inputCount)
     var dw = [Float](repeating: 0, count: g.weightCount)
-    let alpha = tile.inputSide
-    var transformed = [Float](repeating: 0, count: alpha * alpha * g.inChannels * g.outChannels)
+    var transformed = [Float](repeating: 0, count: max(winogradTransformedWeightCount(geometry: g, flipped: false, tile: tile),
+                                                       winogradTransformedWeightCount(geometry: g, flipped: true, tile: tile)))
     let layout = WinogradLayout(g, tile: tile, images: batch)
     let scratchCount = max(layout.weightGradientScratchCount(g),
                            WinogradLayout(gradient, tile: tile, images: batch).scratchCount)
