@@ -101,11 +101,13 @@ public struct BufferPlan: Hashable, Sendable {
     public var fusions: [FusedSteps]
 
     /// Plans `graph` for `mode` at `batchSize` examples per step, executed by `lanes` threads.
-    /// `fuse: false` runs every step as its own kernel (tests compare the two).
-    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true) {
+    /// `fuse: false` runs every step as its own kernel (tests compare the two). `scratch` answers
+    /// for each op which scratch tensors it needs (the runtime's kernels choose; see `ScratchPlanner`).
+    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true,
+                scratch: @escaping ScratchPlanner = { $0.scratch($1) }) {
         precondition(batchSize >= 1, "batch size must be positive")
         precondition(lanes >= 1, "at least one lane")
-        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes)
+        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, scratch: scratch)
         builder.build()
         self.mode = mode
         self.batchSize = batchSize
@@ -146,8 +148,10 @@ private struct PlanBuilder {
     var inputTensor = 0
     var labelsTensor = 0
     var loss: LossBuffers?
+    let scratch: ScratchPlanner
 
-    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int) {
+    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int, scratch: @escaping ScratchPlanner) {
+        self.scratch = scratch
         self.graph = graph
         self.mode = mode
         self.batchSize = batchSize
@@ -219,7 +223,9 @@ private struct PlanBuilder {
                 }
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
-            for request in step.op.scratch(batchSize: batchSize, lanes: lanes, runsBackward: backward) {
+            let context = ScratchContext(batchSize: batchSize, lanes: lanes, runsBackward: backward,
+                                         computesInputGradient: backward && needsInputGradient(k))
+            for request in scratch(step.op, context) {
                 let id = add("\(k).\(request.kind.rawValue)", .workspace, count: request.elementCount)
                 use(id, at: request.pass == .forward ? k : backwardTime(k))
                 buffers.scratch[request.kind] = id

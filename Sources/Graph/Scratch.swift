@@ -8,7 +8,36 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     /// A conv's weight-gradient partial sums of work items 1…: lanes − 1 regions of the weight's
     /// size, added in a fixed order into the gradient after the backward pass.
     case weightGradientPartials = "weight.grad.partials"
+    /// A Winograd conv's transformed weights, made at the start of each forward pass.
+    case winogradWeights = "winograd.weights"
+    /// A Winograd conv's forward workspace (padded planes, transformed tiles, products), per lane.
+    case winogradColumns = "winograd.columns"
+    /// The transformed flipped weights of a Winograd conv's input-gradient pass.
+    case winogradFlippedWeights = "winograd.weights.flipped"
+    /// The input-gradient pass's Winograd workspace, per lane.
+    case winogradBackwardColumns = "winograd.columns.backward"
 }
+
+/// What the planner tells an op when it asks for its scratch.
+public struct ScratchContext: Hashable, Sendable {
+    public var batchSize: Int
+    public var lanes: Int
+    /// The plan runs the op's backward pass.
+    public var runsBackward: Bool
+    /// The backward pass computes the input gradient (some earlier step needs it).
+    public var computesInputGradient: Bool
+
+    public init(batchSize: Int, lanes: Int, runsBackward: Bool, computesInputGradient: Bool) {
+        self.batchSize = batchSize
+        self.lanes = lanes
+        self.runsBackward = runsBackward
+        self.computesInputGradient = computesInputGradient
+    }
+}
+
+/// Answers the planner's question "which scratch does this op need?". Graph's own answer is
+/// `Op.scratch` (im2col); the runtime answers for the kernels it picks (Winograd).
+public typealias ScratchPlanner = (Op, ScratchContext) -> [ScratchRequest]
 
 /// The pass of an op during which a scratch tensor lives.
 public enum Pass: String, Hashable, Sendable {
@@ -47,9 +76,9 @@ extension Conv2DGeometry {
 }
 
 extension Op {
-    /// The scratch tensors this op needs in a plan at `batchSize` examples run by `lanes` lanes,
-    /// in the order the planner adds them. `runsBackward`: the plan runs this op's backward pass.
-    public func scratch(batchSize: Int, lanes: Int, runsBackward: Bool) -> [ScratchRequest] {
+    /// The scratch tensors this op needs in a plan, in the order the planner adds them.
+    public func scratch(_ context: ScratchContext) -> [ScratchRequest] {
+        let (batchSize, lanes, runsBackward) = (context.batchSize, context.lanes, context.runsBackward)
         switch self {
         case let .conv2d(g):
             // Each lane lowers its share of the batch, as many images at a time as fit the budget.

@@ -67,6 +67,9 @@ public final class Network {
     public internal(set) var stepCount = 0
     /// The threads that execute each step together (as many as the plans were made for).
     private let pool: LanePool
+    /// Why fewer threads than the plans' lanes run the steps (a thread could not be started), if
+    /// so; the results are the same, only slower.
+    public var threadStartFailure: String? { pool.startFailure }
     private let inputFeatures: Int
     private let inputChannels: Int
     /// When set, every forward and backward pass adds each step's seconds to it (benchmarks).
@@ -77,8 +80,9 @@ public final class Network {
     public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings,
                             seed: UInt64, lanes: Int = 1) {
         self.init(graph: graph,
-                  trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch, lanes: lanes),
-                  evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch, lanes: lanes),
+                  trainingPlan: BufferPlan(runtimeFor: graph, mode: .training, batchSize: trainingBatch, lanes: lanes),
+                  evaluationPlan: BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: evaluationBatch,
+                                             lanes: lanes),
                   optimizer: optimizer, seed: seed)
     }
 
@@ -246,7 +250,9 @@ public final class Network {
             let started = profile == nil ? 0 : now()
             defer { profile?.forward[kernel.steps.lowerBound] += profile == nil ? 0 : now() - started }
             let seed = step.drawsSeed(training: training) ? dropoutGenerator.next() : 0
-            run(.forward(step, ForwardRun(batch: batch, training: training, seed: seed)))
+            for phase in 0..<step.forwardPhases {
+                run(.forward(step, ForwardRun(phase: phase, batch: batch, training: training, seed: seed)))
+            }
         }
     }
 

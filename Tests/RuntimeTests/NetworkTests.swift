@@ -108,6 +108,20 @@ final class NetworkTests: XCTestCase {
         checkFiniteDifferences(Self.compile([1, 6, 6], Self.mixedKinds(softmax: false)), batch: 5, seed: 3, lanes: 3)
     }
 
+    /// Finite differences through the production dispatch with Winograd convs (3×3, stride 1,
+    /// 8 channels), at 1 and 2 lanes.
+    func testWinogradNetworkGradientsMatchFiniteDifferences() {
+        let graph = Self.compile([8, 7, 6], [
+            .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .relu,
+            .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ])
+        for lanes in [1, 2] {
+            checkFiniteDifferences(graph, batch: 3, seed: 2, lanes: lanes)
+        }
+    }
+
     func testSoftmaxNetworkGradientsMatchFiniteDifferences() {
         checkFiniteDifferences(Self.compile([2, 6, 6], Self.mixedKinds(softmax: true)), batch: 3, seed: 2)
     }

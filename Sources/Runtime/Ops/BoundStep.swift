@@ -49,6 +49,12 @@ enum BoundStep {
         return false
     }
 
+    /// Jobs the forward pass takes one after another.
+    var forwardPhases: Int {
+        if case let .convolution(s) = self { return s.forwardPhases }
+        return 1
+    }
+
     /// Jobs the backward pass takes one after another (0: the plan runs no backward pass here).
     var backwardPhases: Int {
         switch self {

@@ -13,6 +13,8 @@ struct Lane {
 
 /// What a forward pass needs besides the step's own buffers.
 struct ForwardRun {
+    /// Which of the step's `forwardPhases` this job is.
+    var phase: Int
     var batch: Int
     var training: Bool
     /// A fresh random seed for steps that draw (`BoundStep.drawsSeed`), else 0.
