@@ -1,9 +1,26 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Hot loops live in Runtime; they are built with -Ounchecked in release builds.
 // CI runs `swift test -c release -Xswiftc -enable-testing` (see README.md).
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+// Runtime's kernels are built for the build machine's vector width (README "CPU features"):
+// AVX-512F → skylake-avx512, AVX2 + FMA → haswell, else baseline x86-64. CNNC_TARGET_CPU=<cpu>
+// overrides it (CNNC_TARGET_CPU=x86-64 for a binary that runs on any x86-64).
+func runtimeTargetCPU() -> String? {
+    if let chosen = ProcessInfo.processInfo.environment["CNNC_TARGET_CPU"], !chosen.isEmpty { return chosen }
+    #if arch(x86_64) && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+    let flags = Set(line.split(separator: " ").map(String.init))
+    if flags.contains("avx512f") { return "skylake-avx512" }
+    if flags.contains("avx2") && flags.contains("fma") { return "haswell" }
+    #endif
+    return nil
+}
+let vectorWidth: [SwiftSetting] = runtimeTargetCPU().map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
 
 let package = Package(
     name: "cnnc",
@@ -32,7 +49,7 @@ let package = Package(
         ),
         .target(name: "Spec", dependencies: ["CYAML"]),
         .target(name: "Graph", dependencies: ["Spec"]),
-        .target(name: "Runtime", dependencies: ["Graph", "CBLAS", "CZlib"], swiftSettings: optimized),
+        .target(name: "Runtime", dependencies: ["Graph", "CBLAS", "CZlib"], swiftSettings: optimized + vectorWidth),
         .executableTarget(
             name: "cnnc",
             dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]

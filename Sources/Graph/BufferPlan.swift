@@ -17,7 +17,7 @@ public enum TensorRole: String, Hashable, Sendable {
     case gradient
     /// Kept by a step's forward pass for its backward pass (see `SavedKind`).
     case saved
-    /// Scratch space used inside one op (im2col columns).
+    /// Scratch space used inside one op's pass (see `ScratchRequest`).
     case workspace
 }
 
@@ -56,18 +56,8 @@ public struct StepBuffers: Hashable, Sendable {
     public var outputGradient: Int?
     /// Tensors kept from forward for backward (training only).
     public var saved: [SavedKind: Int]
-    /// im2col columns for the forward pass (conv only): one region of `columnsPerLane` elements
-    /// per lane, each holding `imagesPerChunk` images at a time.
-    public var columns: Int?
-    /// im2col columns for the backward pass (conv only), laid out as `columns`.
-    public var backwardColumns: Int?
-    /// Elements of one lane's column region (conv only).
-    public var columnsPerLane: Int?
-    /// Images the conv lowers into a lane's column region at once (conv only).
-    public var imagesPerChunk: Int?
-    /// Weight-gradient partial sums of lanes 1… (conv with several lanes): lanes − 1 regions of
-    /// the weight's size, added into the gradient after the backward pass.
-    public var weightGradientPartials: Int?
+    /// Scratch tensors the op asked for (`Op.scratch`), alive only during one of its passes.
+    public var scratch: [ScratchKind: Int] = [:]
 
     /// The step's backward pass runs (it has parameters, or an earlier step needs its gradient).
     public var runsBackward: Bool { outputGradient != nil }
@@ -107,12 +97,17 @@ public struct BufferPlan: Hashable, Sendable {
     public var arenaBytes: Int
     /// Bytes without reuse or in-place sharing: every tensor in its own block.
     public var naiveBytes: Int
+    /// Neighbouring steps the runtime runs as one kernel (see `FusedPattern`), in step order.
+    public var fusions: [FusedSteps]
 
     /// Plans `graph` for `mode` at `batchSize` examples per step, executed by `lanes` threads.
-    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1) {
+    /// `fuse: false` runs every step as its own kernel (tests compare the two). `scratch` answers
+    /// for each op which scratch tensors it needs (the runtime's kernels choose; see `ScratchPlanner`).
+    public init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true,
+                scratch: @escaping ScratchPlanner = { $0.scratch($1) }) {
         precondition(batchSize >= 1, "batch size must be positive")
         precondition(lanes >= 1, "at least one lane")
-        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes)
+        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, scratch: scratch)
         builder.build()
         self.mode = mode
         self.batchSize = batchSize
@@ -122,10 +117,14 @@ public struct BufferPlan: Hashable, Sendable {
         self.labels = builder.labelsTensor
         self.loss = builder.loss
         self.schedule = builder.schedule
-        let placed = placeTensors(builder.tensors)
+        let fusions = fuse ? BufferPlan.fusions(graph: graph, steps: builder.steps, tensors: builder.tensors) : []
+        var tensors = builder.tensors
+        BufferPlan.widenLifetimes(&tensors, for: fusions, stepCount: graph.steps.count, training: mode == .training)
+        let placed = placeTensors(tensors)
         self.tensors = placed.tensors
         self.arenaBytes = placed.arenaBytes
         self.naiveBytes = builder.tensors.reduce(0) { $0 + alignUp($1.bytes) }
+        self.fusions = fusions
     }
 
     public func tensor(_ id: Int) -> PlannedTensor { tensors[id] }
@@ -149,8 +148,10 @@ private struct PlanBuilder {
     var inputTensor = 0
     var labelsTensor = 0
     var loss: LossBuffers?
+    let scratch: ScratchPlanner
 
-    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int) {
+    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int, scratch: @escaping ScratchPlanner) {
+        self.scratch = scratch
         self.graph = graph
         self.mode = mode
         self.batchSize = batchSize
@@ -222,24 +223,12 @@ private struct PlanBuilder {
                 }
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
-            if case let .conv2d(g) = step.op {
-                // Each lane lowers its share of the batch, as many images at a time as fit the budget.
-                let perImage = g.columnRows * g.outSpatial
-                let imagesPerLane = (batchSize + lanes - 1) / lanes
-                let chunk = max(1, min(imagesPerLane, BufferPlan.columnBudgetBytes / (perImage * ElementType.float32.size)))
-                buffers.imagesPerChunk = chunk
-                buffers.columnsPerLane = perImage * chunk
-                buffers.columns = add("\(k).columns", .workspace, count: perImage * chunk * lanes)
-                use(buffers.columns!, at: k)
-                if backward {
-                    buffers.backwardColumns = add("\(k).columns.backward", .workspace, count: perImage * chunk * lanes)
-                    use(buffers.backwardColumns!, at: backwardTime(k))
-                    if lanes > 1 {
-                        buffers.weightGradientPartials = add("\(k).weight.grad.partials", .workspace,
-                                                             count: g.weightCount * (lanes - 1))
-                        use(buffers.weightGradientPartials!, at: backwardTime(k))
-                    }
-                }
+            let context = ScratchContext(batchSize: batchSize, lanes: lanes, runsBackward: backward,
+                                         computesInputGradient: backward && needsInputGradient(k))
+            for request in scratch(step.op, context) {
+                let id = add("\(k).\(request.kind.rawValue)", .workspace, count: request.elementCount)
+                use(id, at: request.pass == .forward ? k : backwardTime(k))
+                buffers.scratch[request.kind] = id
             }
             self.steps.append(buffers)
             activation = output

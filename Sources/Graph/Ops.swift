@@ -139,12 +139,6 @@ public enum Op: Hashable, Sendable {
         }
     }
 
-    /// im2col workspace rows for one image (conv only).
-    public var usesColumnWorkspace: Bool {
-        if case .conv2d = self { return true }
-        return false
-    }
-
-    /// Per-layer weight decay from the spec, overriding the optimizer's.
+    /// The op has trainable parameters.
     public var hasParameters: Bool { parameterCount > 0 }
 }

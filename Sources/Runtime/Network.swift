@@ -59,24 +59,30 @@ public final class Network {
     let counters: UnsafeMutablePointer<Int64>
     let trainingArena: UnsafeMutableRawPointer
     let evaluationArena: UnsafeMutableRawPointer
-    private let trainingBindings: [StepBinding]
-    private let evaluationBindings: [StepBinding]
+    /// Each step (or fused group of steps) of each plan as a runtime value bound to its memory.
+    private let trainingKernels: [Kernel]
+    private let evaluationKernels: [Kernel]
     private let updateGroups: [UpdateGroup]
     /// Optimizer steps taken.
     public internal(set) var stepCount = 0
     /// The threads that execute each step together (as many as the plans were made for).
     private let pool: LanePool
+    /// Why fewer threads than the plans' lanes run the steps (a thread could not be started), if
+    /// so; the results are the same, only slower.
+    public var threadStartFailure: String? { pool.startFailure }
     private let inputFeatures: Int
     private let inputChannels: Int
     /// When set, every forward and backward pass adds each step's seconds to it (benchmarks).
     public var profile: LayerProfile?
+    /// The stream dropout masks are drawn from (one seed per training step with dropout).
     var dropoutGenerator: SeededGenerator
 
     public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings,
                             seed: UInt64, lanes: Int = 1) {
         self.init(graph: graph,
-                  trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: trainingBatch, lanes: lanes),
-                  evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: evaluationBatch, lanes: lanes),
+                  trainingPlan: BufferPlan(runtimeFor: graph, mode: .training, batchSize: trainingBatch, lanes: lanes),
+                  evaluationPlan: BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: evaluationBatch,
+                                             lanes: lanes),
                   optimizer: optimizer, seed: seed)
     }
 
@@ -87,8 +93,8 @@ public final class Network {
                      "plans made for another graph")
         precondition(trainingPlan.lanes == evaluationPlan.lanes, "plans for different lane counts")
         let lanes = trainingPlan.lanes
-        pool = LanePool(lanes: lanes) { job, lane in
-            perform(job.assumingMemoryBound(to: LaneWork.self).pointee, lane: lane, lanes: lanes)
+        pool = LanePool(lanes: lanes) { job, task, lane in
+            perform(job.assumingMemoryBound(to: LaneJob.self).pointee, Lane(task: task, tasks: lanes, lane: lane))
         }
         inputFeatures = graph.input.elementCount
         inputChannels = graph.input.dims[0]
@@ -111,9 +117,10 @@ public final class Network {
         evaluationArena.initializeMemory(as: UInt8.self, repeating: 0, count: evaluationPlan.arenaBytes)
         var generator = SeededGenerator(seed: seed)
         dropoutGenerator = generator.derived(2)
-        let blocks = Blocks(parameters: parameters, gradients: gradients, statistics: statistics, counters: counters)
-        trainingBindings = bind(graph: graph, plan: trainingPlan, arena: trainingArena, blocks: blocks)
-        evaluationBindings = bind(graph: graph, plan: evaluationPlan, arena: evaluationArena, blocks: blocks)
+        let blocks = ParameterBlocks(parameters: parameters, gradients: gradients, statistics: statistics,
+                                     counters: counters)
+        trainingKernels = bindKernels(graph: graph, plan: trainingPlan, arena: trainingArena, blocks: blocks)
+        evaluationKernels = bindKernels(graph: graph, plan: evaluationPlan, arena: evaluationArena, blocks: blocks)
         updateGroups = graph.slots.filter { $0.role.storage == .parameters }.map { slot in
             UpdateGroup(offset: slot.offset, count: slot.count,
                         weightDecay: graph.steps[slot.stepIndex].weightDecay ?? optimizer.weightDecay)
@@ -162,16 +169,17 @@ public final class Network {
     }
 
     /// Copies examples `indices[0..<count]` of a data set into a plan's input and labels tensors.
-    private func gather(_ io: PlanIO, images: ImageSource, labels: UnsafePointer<Int32>,
-                        indices: UnsafePointer<Int32>, count: Int) {
-        run(.gather(io, images, labels: labels, indices: indices, count: count, features: inputFeatures,
-                    channels: inputChannels))
+    private func gather(_ plan: BufferPlan, arena: UnsafeMutableRawPointer, images: ImageSource,
+                        labels: UnsafePointer<Int32>, indices: UnsafePointer<Int32>, count: Int) {
+        run(.gather(GatherWork(input: floatPointer(arena, plan, plan.input), labels: int32Pointer(arena, plan, plan.labels),
+                               images: images, sourceLabels: labels, indices: indices, count: count,
+                               features: inputFeatures, channels: inputChannels)))
     }
 
-    /// Runs `work` on every lane.
-    private func run(_ work: LaneWork) {
-        var work = work
-        withUnsafePointer(to: &work) { pool.run(UnsafeRawPointer($0)) }
+    /// Runs every work item of `job` on the lanes.
+    private func run(_ job: LaneJob) {
+        var job = job
+        withUnsafePointer(to: &job) { pool.run(UnsafeRawPointer($0), tasks: pool.lanes) }
     }
 
     /// One training step on `count` examples (count ≤ the plan's batch size): forward, fused
@@ -188,9 +196,8 @@ public final class Network {
     public func computeGradients(images: ImageSource, labels: UnsafePointer<Int32>,
                                  indices: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
         precondition(count >= 1 && count <= trainingPlan.batchSize, "batch larger than the plan")
-        let io = planIO(trainingPlan, arena: trainingArena)
-        gather(io, images: images, labels: labels, indices: indices, count: count)
-        forward(trainingBindings, training: true, batch: count)
+        gather(trainingPlan, arena: trainingArena, images: images, labels: labels, indices: indices, count: count)
+        forward(trainingKernels, training: true, batch: count)
         guard let loss = trainingPlan.loss else { preconditionFailure("a training plan has a loss") }
         let classes = Graph.classCount
         let result = crossEntropyForwardBackward(
@@ -198,7 +205,7 @@ public final class Network {
             labels: int32Pointer(trainingArena, trainingPlan, loss.labels),
             gradient: floatPointer(trainingArena, trainingPlan, loss.logitsGradient),
             batch: count, classes: classes)
-        backward(trainingBindings, batch: count)
+        backward(trainingKernels, batch: count)
         return result
     }
 
@@ -207,11 +214,11 @@ public final class Network {
     public func evaluate(images: ImageSource, labels: UnsafePointer<Int32>,
                          indices: UnsafePointer<Int32>, count: Int) -> Int {
         precondition(count >= 1 && count <= evaluationPlan.batchSize, "batch larger than the plan")
-        let io = planIO(evaluationPlan, arena: evaluationArena)
-        gather(io, images: images, labels: labels, indices: indices, count: count)
-        forward(evaluationBindings, training: false, batch: count)
-        guard let last = evaluationBindings.last else { return 0 }
-        return countCorrect(scores: last.output, labels: io.labels, batch: count, classes: Graph.classCount)
+        gather(evaluationPlan, arena: evaluationArena, images: images, labels: labels, indices: indices, count: count)
+        forward(evaluationKernels, training: false, batch: count)
+        guard let last = evaluationKernels.last else { return 0 }
+        return countCorrect(scores: last.step.output, labels: int32Pointer(evaluationArena, evaluationPlan, evaluationPlan.labels),
+                            batch: count, classes: Graph.classCount)
     }
 
     /// Float-image conveniences (tests, benchmarks): images are [N, C·H·W] network inputs.
@@ -232,78 +239,33 @@ public final class Network {
 
     /// The evaluation plan's output for the last `evaluate` call: [count, 10] scores.
     public var lastEvaluationOutput: UnsafePointer<Float>? {
-        evaluationBindings.last.map { UnsafePointer($0.output) }
+        evaluationKernels.last.map { UnsafePointer($0.step.output) }
     }
 
-    /// Runs every step's forward pass; each step's work is split between the lanes.
-    private func forward(_ bindings: [StepBinding], training: Bool, batch: Int) {
-        for (k, binding) in bindings.enumerated() {
+    /// Runs every step's forward pass; each step's work is split between the lanes. A fused
+    /// group's time is profiled under its first step.
+    private func forward(_ kernels: [Kernel], training: Bool, batch: Int) {
+        for kernel in kernels {
+            let step = kernel.step
             let started = profile == nil ? 0 : now()
-            defer { profile?.forward[k] += profile == nil ? 0 : now() - started }
-            let count = batch * binding.outputPerExample
-            switch binding.op {
-            case let .conv2d(g):
-                run(.convolutionForward(binding, g, batch: batch))
-            case let .maxPool2d(g):
-                run(.poolForward(binding, g, batch: batch))
-            case let .batchNorm2d(g):
-                if training {
-                    run(.batchNormTraining(binding, g, batch: batch))
-                    binding.counter?.pointee += 1
-                } else {
-                    run(.batchNormEvaluation(binding, g, batch: batch))
-                }
-            case let .dropout(p):
-                if training && p > 0 {
-                    run(.dropoutForward(binding, p: p, seed: dropoutGenerator.next(), count: count))
-                } else {
-                    if training { binding.mask!.update(repeating: 1, count: count) }
-                    copyUnlessSame(binding.input, binding.output, count: count)
-                }
-            case .relu:
-                run(.reluForward(binding, count: count))
-            case .softmax:
-                softmaxForward(input: binding.input, output: binding.output, batch: batch, classes: binding.outputPerExample)
-            case let .flatten(g):
-                run(.flattenForward(binding, g, batch: batch))
-            case let .linear(g):
-                run(.linearForward(binding, g, batch: batch))
+            defer { profile?.forward[kernel.steps.lowerBound] += profile == nil ? 0 : now() - started }
+            let seed = step.drawsSeed(training: training) ? dropoutGenerator.next() : 0
+            for phase in 0..<step.forwardPhases {
+                run(.forward(step, ForwardRun(phase: phase, batch: batch, training: training, seed: seed)))
             }
         }
     }
 
     /// Runs the backward passes in reverse order; each step's work is split between the lanes.
-    private func backward(_ bindings: [StepBinding], batch: Int) {
-        for k in stride(from: bindings.count - 1, through: 0, by: -1) {
-            let binding = bindings[k]
-            guard let outputGradient = binding.outputGradient else { continue }
+    private func backward(_ kernels: [Kernel], batch: Int) {
+        for kernel in kernels.reversed() {
+            let step = kernel.step
+            let phases = step.backwardPhases
+            guard phases > 0 else { continue }
             let started = profile == nil ? 0 : now()
-            defer { profile?.backward[k] += profile == nil ? 0 : now() - started }
-            let computesInputGradient = binding.inputGradient != nil
-            let count = batch * binding.outputPerExample
-            switch binding.op {
-            case let .conv2d(g):
-                run(.convolutionBackward(binding, g, batch: batch))
-                if pool.lanes > 1 {
-                    run(.convolutionReduce(binding, g))
-                }
-            case let .maxPool2d(g):
-                if computesInputGradient { run(.poolBackward(binding, g, batch: batch)) }
-            case let .batchNorm2d(g):
-                run(.batchNormBackward(binding, g, batch: batch))
-            case .dropout:
-                if computesInputGradient { run(.dropoutBackward(binding, count: count)) }
-            case .relu:
-                if computesInputGradient { run(.reluBackward(binding, count: count)) }
-            case .softmax:
-                if let inputGradient = binding.inputGradient {
-                    softmaxBackward(output: binding.output, outputGradient: outputGradient, inputGradient: inputGradient,
-                                    batch: batch, classes: binding.outputPerExample)
-                }
-            case let .flatten(g):
-                if computesInputGradient { run(.flattenBackward(binding, g, batch: batch)) }
-            case let .linear(g):
-                run(.linearBackward(binding, g, batch: batch))
+            defer { profile?.backward[kernel.steps.lowerBound] += profile == nil ? 0 : now() - started }
+            for phase in 0..<phases {
+                run(.backward(step, phase: phase, batch: batch))
             }
         }
     }
@@ -373,44 +335,6 @@ public final class LayerProfile {
     }
 }
 
-private struct Blocks {
-    var parameters: UnsafeMutablePointer<Float>
-    var gradients: UnsafeMutablePointer<Float>
-    var statistics: UnsafeMutablePointer<Float>
-    var counters: UnsafeMutablePointer<Int64>
-}
-
-struct PlanIO {
-    var input: UnsafeMutablePointer<Float>
-    var labels: UnsafeMutablePointer<Int32>
-}
-
-/// One step's pointers into the arena and the parameter blocks, resolved once from the plan.
-struct StepBinding {
-    var op: Op
-    var outputPerExample: Int
-    var input: UnsafeMutablePointer<Float>
-    var output: UnsafeMutablePointer<Float>
-    var inputGradient: UnsafeMutablePointer<Float>?
-    var outputGradient: UnsafeMutablePointer<Float>?
-    var columns: UnsafeMutablePointer<Float>?
-    var backwardColumns: UnsafeMutablePointer<Float>?
-    var imagesPerChunk: Int
-    var columnsPerLane: Int
-    var weightGradientPartials: UnsafeMutablePointer<Float>?
-    var indices: UnsafeMutablePointer<Int32>?
-    var mask: UnsafeMutablePointer<Float>?
-    var mean: UnsafeMutablePointer<Float>?
-    var invStd: UnsafeMutablePointer<Float>?
-    var weight: UnsafeMutablePointer<Float>?
-    var bias: UnsafeMutablePointer<Float>?
-    var weightGradient: UnsafeMutablePointer<Float>?
-    var biasGradient: UnsafeMutablePointer<Float>?
-    var runningMean: UnsafeMutablePointer<Float>?
-    var runningVar: UnsafeMutablePointer<Float>?
-    var counter: UnsafeMutablePointer<Int64>?
-}
-
 private func floatPointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, _ id: Int) -> UnsafeMutablePointer<Float> {
     (arena + plan.tensors[id].offset).assumingMemoryBound(to: Float.self)
 }
@@ -419,49 +343,8 @@ private func int32Pointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, 
     (arena + plan.tensors[id].offset).assumingMemoryBound(to: Int32.self)
 }
 
-private func planIO(_ plan: BufferPlan, arena: UnsafeMutableRawPointer) -> PlanIO {
-    PlanIO(input: floatPointer(arena, plan, plan.input), labels: int32Pointer(arena, plan, plan.labels))
-}
-
-private func bind(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer, blocks: Blocks) -> [StepBinding] {
-    graph.steps.enumerated().map { k, step in
-        let buffers = plan.steps[k]
-        let float = { (id: Int?) in id.map { floatPointer(arena, plan, $0) } }
-        func slot(_ role: SlotRole) -> ParameterSlot? { graph.slot(step: k, role) }
-        return StepBinding(
-            op: step.op,
-            outputPerExample: step.output.elementCount,
-            input: floatPointer(arena, plan, buffers.input),
-            output: floatPointer(arena, plan, buffers.output),
-            inputGradient: float(buffers.inputGradient),
-            outputGradient: float(buffers.outputGradient),
-            columns: float(buffers.columns),
-            backwardColumns: float(buffers.backwardColumns),
-            imagesPerChunk: buffers.imagesPerChunk ?? 1,
-            columnsPerLane: buffers.columnsPerLane ?? 0,
-            weightGradientPartials: float(buffers.weightGradientPartials),
-            indices: buffers.saved[.poolIndices].map { int32Pointer(arena, plan, $0) },
-            mask: float(buffers.saved[.dropoutMask]),
-            mean: float(buffers.saved[.batchMean]),
-            invStd: float(buffers.saved[.batchInvStd]),
-            weight: slot(.weight).map { blocks.parameters + $0.offset },
-            bias: slot(.bias).map { blocks.parameters + $0.offset },
-            weightGradient: slot(.weight).map { blocks.gradients + $0.offset },
-            biasGradient: slot(.bias).map { blocks.gradients + $0.offset },
-            runningMean: slot(.runningMean).map { blocks.statistics + $0.offset },
-            runningVar: slot(.runningVar).map { blocks.statistics + $0.offset },
-            counter: slot(.numBatchesTracked).map { blocks.counters + $0.offset })
-    }
-}
-
 private func fillUniform(_ values: UnsafeMutablePointer<Float>, count: Int, bound: Float, _ generator: inout SeededGenerator) {
     for i in 0..<count {
         values[i] = generator.nextFloat(in: -bound, bound)
-    }
-}
-
-private func copyUnlessSame(_ from: UnsafePointer<Float>, _ to: UnsafeMutablePointer<Float>, count: Int) {
-    if UnsafePointer(to) != from {
-        to.update(from: from, count: count)
     }
 }

@@ -28,35 +28,52 @@ struct Bench: ParsableCommand {
                                                 threads: training.resolvedThreads, validation: 0, limit: nil)
         let result = runBenchmark(graph: graph, batchSize: settings.batchSize, steps: steps, threads: settings.threads,
                                   optimizer: settings.optimizer, seed: settings.seed)
+        let peak = measureFMAPeak(threads: result.threads)
         if json {
-            print(benchJSON(graph: graph, result: result).rendered(pretty: true))
+            print(benchJSON(graph: graph, result: result, peak: peak).rendered(pretty: true))
             return
         }
         print("\(graph.name): \(steps) training steps at batch \(result.batchSize), \(result.threads) threads, \(settings.optimizer.kind.rawValue)\n")
-        var table = TextTable(headers: ["#", "layer", "output", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s"],
-                              rightAligned: [0, 3, 4, 5, 6])
+        var table = TextTable(headers: ["#", "layer", "output", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s",
+                                        "fwd % peak", "bwd % peak"],
+                              rightAligned: [0, 3, 4, 5, 6, 7, 8])
         for (k, step) in graph.steps.enumerated() {
             let flops = 2 * Double(step.op.macs) * Double(result.batchSize)
             let forward = result.forwardMilliseconds[k]
             let backward = result.backwardMilliseconds[k]
+            let forwardRate = flops > 0 && forward > 0 ? flops / forward / 1e6 : nil
+            let backwardRate = flops > 0 && backward > 0 ? 2 * flops / backward / 1e6 : nil
             table.rows.append([String(step.index), step.op.kindName, step.output.description,
                                formatFixed(forward, digits: 3), formatFixed(backward, digits: 3),
-                               flops > 0 ? formatFixed(flops / forward / 1e6, digits: 1) : "",
-                               flops > 0 && backward > 0 ? formatFixed(2 * flops / backward / 1e6, digits: 1) : ""])
+                               forwardRate.map { formatFixed($0, digits: 1) } ?? "",
+                               backwardRate.map { formatFixed($0, digits: 1) } ?? "",
+                               forwardRate.map { formatFixed(100 * $0 / peak.total, digits: 1) } ?? "",
+                               backwardRate.map { formatFixed(100 * $0 / peak.total, digits: 1) } ?? ""])
         }
         let forwardTotal = result.forwardMilliseconds.reduce(0, +)
         let backwardTotal = result.backwardMilliseconds.reduce(0, +)
-        table.rows.append(["", "total", "", formatFixed(forwardTotal, digits: 3), formatFixed(backwardTotal, digits: 3), "", ""])
+        table.rows.append(["", "total", "", formatFixed(forwardTotal, digits: 3), formatFixed(backwardTotal, digits: 3),
+                           "", "", "", ""])
         print(table.rendered(indent: "  "))
         let stepFlops = 6 * Double(graph.macsPerExample) * Double(result.batchSize)
         print("  optimizer update  \(formatFixed(result.updateMilliseconds, digits: 3)) ms")
         print("  training step     \(formatFixed(result.stepMilliseconds, digits: 3)) ms (\(formatFixed(stepFlops / result.stepMilliseconds / 1e6, digits: 1)) GFLOP/s counting 3× forward MACs)")
         print("  throughput        \(formatFixed(result.imagesPerSecond, digits: 0)) images/s")
         print("  projected epoch   \(formatFixed(result.projectedEpochSeconds, digits: 1)) s per 60,000 images (training steps only)")
+        print("  FMA peak          \(formatFixed(peak.perCore, digits: 1)) GFLOP/s per core, \(formatFixed(peak.total, digits: 1)) GFLOP/s on \(peak.threads) threads (8-lane FMA loop, 10 accumulators)")
+        print("  FLOP floor        \(formatFixed(peak.epochFloorSeconds(macsPerExample: graph.macsPerExample), digits: 1)) s per 60,000-image epoch (3 × forward MACs × 2 FLOP at that peak)")
+        print("  (a fused group's time is shown under its first layer; \(graph.name)'s fused groups: \(fusedGroups(graph: graph, threads: result.threads)))")
     }
 }
 
-func benchJSON(graph: Graph, result: BenchmarkResult) -> JSON {
+/// The fused groups the training plan runs, as `1–2 BatchNorm2D+ReLU`, or "none".
+private func fusedGroups(graph: Graph, threads: Int) -> String {
+    let plan = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 2, lanes: threads)
+    let groups = plan.fusions.map { "\(graph.steps[$0.first].index)–\(graph.steps[$0.steps.upperBound - 1].index) \($0.pattern.rawValue)" }
+    return groups.isEmpty ? "none" : groups.joined(separator: ", ")
+}
+
+func benchJSON(graph: Graph, result: BenchmarkResult, peak: FMAPeak) -> JSON {
     .object([
         ("name", .string(graph.name)),
         ("batch_size", .int(result.batchSize)),
@@ -75,5 +92,8 @@ func benchJSON(graph: Graph, result: BenchmarkResult) -> JSON {
         ("step_ms", .double(result.stepMilliseconds)),
         ("images_per_second", .double(result.imagesPerSecond)),
         ("projected_epoch_seconds", .double(result.projectedEpochSeconds)),
+        ("fma_peak_gflops_per_core", .double(peak.perCore)),
+        ("fma_peak_gflops", .double(peak.total)),
+        ("flop_floor_epoch_seconds", .double(peak.epochFloorSeconds(macsPerExample: graph.macsPerExample))),
     ])
 }

@@ -34,6 +34,9 @@ struct TrainingFlags: ParsableArguments {
         if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
         if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be at least 0") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, threads > availableCores() {
+            printError("note: --threads \(threads) is more than the \(availableCores()) cores; using \(availableCores())")
+        }
         if let optimizer, OptimizerKind(rawValue: optimizer.lowercased()) == nil {
             throw ValidationError("--optimizer must be adam or sgd, got '\(optimizer)'")
         }
@@ -44,7 +47,10 @@ struct TrainingFlags: ParsableArguments {
                           lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed)
     }
 
-    var resolvedThreads: Int { threads ?? availableCores() }
+    /// --threads, at most the machine's cores (more only slow every step down).
+    var cappedThreads: Int? { threads.map { min($0, availableCores()) } }
+
+    var resolvedThreads: Int { cappedThreads ?? availableCores() }
 }
 
 /// Where MNIST comes from, shared by `train` and `sweep`.

@@ -64,7 +64,7 @@ struct Sweep: ParsableCommand {
             throw ExitCode.failure
         }
         try requireMNISTInput(graph, file: file)
-        let threads = training.threads ?? max(1, availableCores() / jobs)
+        let threads = training.cappedThreads ?? max(1, availableCores() / jobs)
         // A sweep is a design loop: 1 epoch per run unless --epochs says otherwise (the spec's
         // `epochs` is for the final training).
         var overrides = training.overrides

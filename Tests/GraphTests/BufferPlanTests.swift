@@ -220,8 +220,8 @@ final class BufferPlanTests: XCTestCase {
         XCTAssertEqual(plan.labels, 1)
         XCTAssertEqual(plan.loss, LossBuffers(logits: 7, labels: 1, logitsGradient: 8))
         XCTAssertEqual(plan.steps, [
-            StepBuffers(input: 0, output: 2, inputGradient: nil, outputGradient: 11, saved: [:], columns: 3,
-                        backwardColumns: 4, columnsPerLane: 288, imagesPerChunk: 2),
+            StepBuffers(input: 0, output: 2, inputGradient: nil, outputGradient: 11, saved: [:],
+                        scratch: [.columns: 3, .backwardColumns: 4]),
             StepBuffers(input: 2, output: 5, inputGradient: 11, outputGradient: 10, saved: [:]),
             StepBuffers(input: 5, output: 6, inputGradient: 10, outputGradient: 9, saved: [:]),
             StepBuffers(input: 6, output: 7, inputGradient: 9, outputGradient: 8, saved: [:]),
@@ -252,7 +252,7 @@ final class BufferPlanTests: XCTestCase {
         XCTAssertEqual(plan.arenaBytes, 1600)
         XCTAssertEqual(plan.naiveBytes, 2240)
         XCTAssertNil(plan.loss)
-        XCTAssertTrue(plan.steps.allSatisfy { !$0.runsBackward && $0.inputGradient == nil && $0.backwardColumns == nil })
+        XCTAssertTrue(plan.steps.allSatisfy { !$0.runsBackward && $0.inputGradient == nil && $0.scratch[.backwardColumns] == nil })
         checkPlacement(plan.tensors, arenaBytes: plan.arenaBytes, "tiny evaluation")
     }
 
@@ -289,7 +289,7 @@ final class BufferPlanTests: XCTestCase {
             XCTAssertEqual(plan.tensors.filter { $0.role == .gradient || $0.role == .saved }.map(\.name), [], name)
             XCTAssertNil(plan.loss, name)
             XCTAssertFalse(plan.schedule.contains { $0.hasPrefix("backward") || $0 == "loss" }, name)
-            XCTAssertTrue(plan.steps.allSatisfy { $0.saved.isEmpty && $0.outputGradient == nil && $0.backwardColumns == nil }, name)
+            XCTAssertTrue(plan.steps.allSatisfy { $0.saved.isEmpty && $0.outputGradient == nil && $0.scratch[.backwardColumns] == nil }, name)
         }
     }
 
@@ -419,7 +419,7 @@ final class BufferPlanTests: XCTestCase {
         // The first parameterized step computes no input gradient, nor does anything before it.
         XCTAssertEqual(plan.steps.map { $0.inputGradient != nil }, [false, false, false, false, true, true, true])
         // The conv's backward columns exist; its input (ReLU 2's output) lives until its backward.
-        XCTAssertNotNil(plan.steps[3].backwardColumns)
+        XCTAssertNotNil(plan.steps[3].scratch[.backwardColumns])
         let convInput = plan.tensor(plan.steps[3].input)
         XCTAssertEqual(convInput.lastUse, 2 * graph.steps.count - 3)
         // The pool still writes its indices and the dropout its mask in training, though nobody reads them later.
@@ -443,18 +443,21 @@ final class BufferPlanTests: XCTestCase {
         // Conv 3 (32→32 k3 at 28×28): 288 rows · 784 outputs · 4 B = 903,168 B per image;
         // 2 MiB / 903,168 = 2 images per chunk.
         let plan = BufferPlan(graph: graph, mode: .training, batchSize: 32)
-        XCTAssertEqual(plan.steps[3].imagesPerChunk, 2)
-        XCTAssertEqual(plan.steps[3].columns.map { plan.tensor($0).elementCount }, 288 * 784 * 2)
-        XCTAssertNil(plan.steps[3].weightGradientPartials)
-        // With two lanes each lane gets its own region, and lane 1 its own weight-gradient sums.
+        guard case let .conv2d(conv3) = graph.steps[3].op, case let .conv2d(conv0) = graph.steps[0].op else {
+            return XCTFail("steps 0 and 3 are convolutions")
+        }
+        XCTAssertEqual(conv3.imagesPerChunk(batchSize: 32, lanes: 1), 2)
+        XCTAssertEqual(plan.steps[3].scratch[.columns].map { plan.tensor($0).elementCount }, 288 * 784 * 2)
+        XCTAssertNil(plan.steps[3].scratch[.weightGradientPartials])
+        // With two lanes each lane gets its own region, and work item 1 its own weight-gradient sums.
         let twoLanes = BufferPlan(graph: graph, mode: .training, batchSize: 32, lanes: 2)
-        XCTAssertEqual(twoLanes.steps[3].columnsPerLane, 288 * 784 * 2)
-        XCTAssertEqual(twoLanes.steps[3].columns.map { twoLanes.tensor($0).elementCount }, 288 * 784 * 2 * 2)
-        XCTAssertEqual(twoLanes.steps[3].weightGradientPartials.map { twoLanes.tensor($0).elementCount }, 32 * 288)
+        XCTAssertEqual(conv3.columnsPerLane(batchSize: 32, lanes: 2), 288 * 784 * 2)
+        XCTAssertEqual(twoLanes.steps[3].scratch[.columns].map { twoLanes.tensor($0).elementCount }, 288 * 784 * 2 * 2)
+        XCTAssertEqual(twoLanes.steps[3].scratch[.weightGradientPartials].map { twoLanes.tensor($0).elementCount },
+                       32 * 288)
         // Conv 0 (9 rows · 784 · 4 B = 28,224 B) fits the whole batch.
-        XCTAssertEqual(plan.steps[0].imagesPerChunk, 32)
-        let small = BufferPlan(graph: graph, mode: .training, batchSize: 1)
-        XCTAssertEqual(small.steps[3].imagesPerChunk, 1)
-        XCTAssertNil(plan.steps[6].columns)
+        XCTAssertEqual(conv0.imagesPerChunk(batchSize: 32, lanes: 1), 32)
+        XCTAssertEqual(conv3.imagesPerChunk(batchSize: 1, lanes: 1), 1)
+        XCTAssertEqual(plan.steps[6].scratch, [:])
     }
 }

@@ -4,7 +4,7 @@ import Spec
 
 final class CompilationTests: XCTestCase {
     func testExamplesCompileWithoutDiagnostics() throws {
-        let expected = ["mnist": 468_202, "lenet": 61_706, "strided": 28_970]
+        let expected = ["mnist": 468_202, "lenet": 61_706, "strided": 28_970, "lenet-wide": 94_358]
         for name in exampleNames {
             let compilation = Compilation.compile(path: examplePath(name))
             XCTAssertEqual(compilation.diagnostics, [], compilation.renderedDiagnostics)

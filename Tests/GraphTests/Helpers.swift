@@ -21,7 +21,7 @@ let repositoryRoot: String = {
     return parts.joined(separator: "/")
 }()
 
-let exampleNames = ["mnist", "lenet", "strided"]
+let exampleNames = ["mnist", "lenet", "strided", "lenet-wide"]
 
 func examplePath(_ name: String) -> String {
     "\(repositoryRoot)/examples/\(name).yaml"

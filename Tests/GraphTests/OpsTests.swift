@@ -117,6 +117,8 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(allOps.filter { $0.forwardCanRunInPlace(training: false) }.map(\.kindName),
                        ["BatchNorm2D", "Dropout", "ReLU"])
         XCTAssertEqual(allOps.filter(\.backwardCanRunInPlace).map(\.kindName), ["Dropout", "ReLU"])
-        XCTAssertEqual(allOps.filter(\.usesColumnWorkspace).map(\.kindName), ["Conv2D"])
+        let context = ScratchContext(batchSize: 2, lanes: 1, runsBackward: true, computesInputGradient: true)
+        XCTAssertEqual(allOps.filter { !$0.scratch(context).isEmpty }.map(\.kindName),
+                       ["Conv2D"])
     }
 }

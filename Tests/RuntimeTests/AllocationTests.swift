@@ -50,13 +50,11 @@ final class AllocationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(count, 1, "the counting malloc is not interposed")
     }
 
-    /// Examples at batch 32 (and a partial batch of 29), on two lanes. Not lenet.yaml: Debian's
-    /// OpenBLAS 0.3.21 mallocs inside its small-matrix sgemm kernels, which it picks for GEMMs as
-    /// small as LeNet's 6-channel first conv (about 2 allocations per step there); cnnc's own code
-    /// allocates nothing, which these two models show.
+    /// Every example at batch 32 (and a partial batch of 29), on two lanes: cnnc's own code and
+    /// the GEMMs it issues (column-major, which takes OpenBLAS's packed path) allocate nothing.
     func testExampleModelStepsAllocateNothing() throws {
         setBLASThreads(1)
-        for name in ["mnist", "strided"] {
+        for name in ["mnist", "strided", "lenet", "lenet-wide"] {
             let text = try String(contentsOfFile: packageRoot() + "/examples/\(name).yaml", encoding: .utf8)
             let counts = countAllocations(of: try network(text, batch: 32), batch: 32, steps: 4)
             XCTAssertEqual(counts.training, 0, "\(name): heap allocations during 4 training steps")

@@ -4,7 +4,7 @@ import XCTest
 @testable import Runtime
 
 final class LanePoolTests: XCTestCase {
-    /// Counts, per lane, how often the pool called it.
+    /// Counts, per work item, how often the pool ran it.
     private final class Calls: @unchecked Sendable {
         let lane0 = Atomic<Int>(0)
         let lane1 = Atomic<Int>(0)
@@ -29,15 +29,15 @@ final class LanePoolTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + seconds), .success, "the pool hung")
     }
 
-    /// A job published before the worker threads have started running must still reach them
-    /// (a worker that took the generation counter as its start would miss it and hang the caller).
-    func testJobsPublishedRightAfterCreationReachEveryLane() {
+    /// A job published before the worker threads have started running completes, every work item
+    /// once (a worker that took the generation counter as its start would miss it).
+    func testJobsPublishedRightAfterCreationRunEveryItem() {
         let calls = Calls()
         withinDeadline(30) {
             for _ in 0..<300 {
-                let pool = LanePool(lanes: 3) { _, lane in calls.record(lane) }
+                let pool = LanePool(lanes: 3) { _, task, _ in calls.record(task) }
                 var token = 0
-                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0)) }
+                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0), tasks: 3) }
             }
         }
         XCTAssertEqual(calls.lane0.load(ordering: .relaxed), 300)
@@ -45,19 +45,44 @@ final class LanePoolTests: XCTestCase {
         XCTAssertEqual(calls.lane2.load(ordering: .relaxed), 300)
     }
 
-    /// Many jobs back to back, with pauses long enough for the workers to fall asleep.
-    func testEveryLaneRunsEveryJob() {
+    /// Many jobs back to back, with pauses long enough for the workers to fall asleep: every work
+    /// item of every job runs exactly once.
+    func testEveryItemOfEveryJobRunsOnce() {
         let calls = Calls()
-        let pool = LanePool(lanes: 2) { _, lane in calls.record(lane) }
+        let pool = LanePool(lanes: 2) { _, task, _ in calls.record(task) }
         withinDeadline(30) {
             var token = 0
             for job in 0..<2_000 {
                 if job % 500 == 0 { Thread.sleep(forTimeInterval: 0.02) }
-                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0)) }
+                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0), tasks: 2) }
             }
         }
         XCTAssertEqual(calls.lane0.load(ordering: .relaxed), 2_000)
         XCTAssertEqual(calls.lane1.load(ordering: .relaxed), 2_000)
+    }
+
+    /// More work items than lanes, and a lane that stalls: the other lanes take its items, each
+    /// item still runs once, and an item's lane is one of the pool's.
+    func testItemsAreSharedWhenALaneStalls() {
+        let calls = Calls()
+        let lanesSeen = Atomic<Int>(0)
+        let pool = LanePool(lanes: 3) { _, task, lane in
+            if lane == 1 && task % 7 == 0 { usleep(2_000) }
+            calls.record(task % 3)
+            lanesSeen.bitwiseOr(1 << lane, ordering: .relaxed)
+        }
+        XCTAssertEqual(pool.threads, 3)
+        XCTAssertNil(pool.startFailure)
+        withinDeadline(30) {
+            var token = 0
+            for _ in 0..<200 {
+                withUnsafePointer(to: &token) { pool.run(UnsafeRawPointer($0), tasks: 9) }
+            }
+        }
+        XCTAssertEqual(calls.lane0.load(ordering: .relaxed), 600)
+        XCTAssertEqual(calls.lane1.load(ordering: .relaxed), 600)
+        XCTAssertEqual(calls.lane2.load(ordering: .relaxed), 600)
+        XCTAssertEqual(lanesSeen.load(ordering: .relaxed) & ~0b111, 0)
     }
 
     func testSharesCoverTheRangeWithoutGaps() {

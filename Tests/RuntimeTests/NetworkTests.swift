@@ -62,10 +62,10 @@ final class NetworkTests: XCTestCase {
     /// curved (batch norm, softmax) and kinked (ReLU, max pooling) than one kernel: with h = 1e-2
     /// a few percent of the parameters disagree by a few percent, and the disagreement shrinks
     /// as h does (h = 3e-3: ~1%, h = 1e-3: none), as truncation error should; so h = 1e-3 here.
-    func checkFiniteDifferences(_ graph: Graph, batch: Int, seed: UInt64, h: Float = 1e-3,
+    func checkFiniteDifferences(_ graph: Graph, batch: Int, seed: UInt64, h: Float = 1e-3, lanes: Int = 1,
                                 file: StaticString = #filePath, line: UInt = #line) {
         let net = Network(graph: graph, trainingBatch: batch, evaluationBatch: batch,
-                          optimizer: OptimizerSettings(kind: .sgd, lr: 0.1), seed: seed)
+                          optimizer: OptimizerSettings(kind: .sgd, lr: 0.1), seed: seed, lanes: lanes)
         let d = Self.data(count: batch, features: graph.input.elementCount, seed: seed &+ 100)
         let meanLoss = { Self.gradients(net, d, count: batch).loss / Double(batch) }
         _ = meanLoss()
@@ -100,6 +100,26 @@ final class NetworkTests: XCTestCase {
 
     func testMixedNetworkGradientsMatchFiniteDifferences() {
         checkFiniteDifferences(Self.compile([1, 8, 8], Self.mixedKinds(softmax: false)), batch: 4, seed: 1)
+    }
+
+    /// The production dispatch at three lanes: split work items, weight-gradient partial sums,
+    /// fused batch norm kernels.
+    func testMixedNetworkGradientsMatchFiniteDifferencesOnThreeLanes() {
+        checkFiniteDifferences(Self.compile([1, 6, 6], Self.mixedKinds(softmax: false)), batch: 5, seed: 3, lanes: 3)
+    }
+
+    /// Finite differences through the production dispatch with Winograd convs (3×3, stride 1,
+    /// 8 channels), at 1 and 2 lanes.
+    func testWinogradNetworkGradientsMatchFiniteDifferences() {
+        let graph = Self.compile([8, 7, 6], [
+            .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .relu,
+            .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ])
+        for lanes in [1, 2] {
+            checkFiniteDifferences(graph, batch: 3, seed: 2, lanes: lanes)
+        }
     }
 
     func testSoftmaxNetworkGradientsMatchFiniteDifferences() {

@@ -74,3 +74,23 @@ func laneAffine(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Fl
         i += 1
     }
 }
+
+/// output = max(0, input · scale + shift), elementwise; may run in place.
+/// - input, output: [count]
+@inline(__always)
+func laneAffineReLU(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, scale: Float,
+                    shift: Float) {
+    let s = Lanes(repeating: scale)
+    let t = Lanes(repeating: shift)
+    let zero = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        let y = loadLanes(input + i) * s + t
+        storeLanes(y.replacing(with: zero, where: y .< zero), output + i)
+        i += 8
+    }
+    while i < count {
+        output[i] = max(input[i] * scale + shift, 0)
+        i += 1
+    }
+}

@@ -210,8 +210,9 @@ public struct TrainingPlans: Sendable {
     public var evaluation: BufferPlan
 
     public init(graph: Graph, settings: TrainingSettings) {
-        training = BufferPlan(graph: graph, mode: .training, batchSize: settings.batchSize, lanes: settings.threads)
-        evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: settings.evaluationBatch, lanes: settings.threads)
+        training = BufferPlan(runtimeFor: graph, mode: .training, batchSize: settings.batchSize, lanes: settings.threads)
+        evaluation = BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: settings.evaluationBatch,
+                                lanes: settings.threads)
     }
 
     /// Bytes one run allocates: parameters and their companions plus both arenas.

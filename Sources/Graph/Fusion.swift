@@ -1,0 +1,80 @@
+/// Neighbouring steps the runtime runs as one kernel, one pass over memory per channel, planned by
+/// the compiler from the static graph: the graph knows every neighbour ahead of time.
+public enum FusedPattern: String, Hashable, Sendable {
+    /// BatchNorm2D → ReLU: the ReLU is applied as batch norm writes its output, and its mask as
+    /// batch norm's backward reads the gradient.
+    case batchNormReLU = "BatchNorm2D+ReLU"
+    /// BatchNorm2D → ReLU → MaxPool2D: as above, with each channel pooled (and the pool's gradient
+    /// scattered) while that channel is in cache.
+    case batchNormReLUMaxPool = "BatchNorm2D+ReLU+MaxPool2D"
+
+    /// Steps the pattern covers.
+    public var length: Int {
+        switch self {
+        case .batchNormReLU: return 2
+        case .batchNormReLUMaxPool: return 3
+        }
+    }
+}
+
+/// Steps `first ..< first + pattern.length` of a plan, run as one kernel.
+public struct FusedSteps: Hashable, Sendable {
+    public var first: Int
+    public var pattern: FusedPattern
+
+    public init(first: Int, pattern: FusedPattern) {
+        self.first = first
+        self.pattern = pattern
+    }
+
+    public var steps: Range<Int> { first..<(first + pattern.length) }
+}
+
+extension BufferPlan {
+    /// A fused kernel touches all of its steps' tensors at once, so every tensor alive at some
+    /// schedule position of the group (forward positions first…last, backward 2n − last…2n − first)
+    /// is kept alive over all of them: the planner then never gives one group tensor's memory to
+    /// another.
+    static func widenLifetimes(_ tensors: inout [PlannedTensor], for fusions: [FusedSteps], stepCount n: Int,
+                               training: Bool) {
+        for group in fusions {
+            let first = group.first, last = group.steps.upperBound - 1
+            var spans = [first...last]
+            if training { spans.append((2 * n - last)...(2 * n - first)) }
+            for span in spans {
+                for i in tensors.indices where tensors[i].firstUse <= span.upperBound && span.lowerBound <= tensors[i].lastUse {
+                    tensors[i].firstUse = min(tensors[i].firstUse, span.lowerBound)
+                    tensors[i].lastUse = max(tensors[i].lastUse, span.upperBound)
+                }
+            }
+        }
+    }
+
+    /// The fusions a plan allows: batch norm followed by a ReLU that runs in place on its output
+    /// (and, in training, whose gradient runs in place too), then optionally a max pool.
+    static func fusions(graph: Graph, steps: [StepBuffers], tensors: [PlannedTensor]) -> [FusedSteps] {
+        func root(_ id: Int) -> Int { tensors[id].aliasOf ?? id }
+        func sameMemory(_ a: Int?, _ b: Int?) -> Bool {
+            guard let a, let b else { return a == nil && b == nil }
+            return root(a) == root(b)
+        }
+        var result: [FusedSteps] = []
+        var k = 0
+        while k + 1 < graph.steps.count {
+            guard case .batchNorm2d = graph.steps[k].op, case .relu = graph.steps[k + 1].op,
+                  sameMemory(steps[k + 1].output, steps[k].output),
+                  sameMemory(steps[k + 1].inputGradient, steps[k + 1].outputGradient),
+                  sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) else {
+                k += 1
+                continue
+            }
+            var pattern = FusedPattern.batchNormReLU
+            if k + 2 < graph.steps.count, case .maxPool2d = graph.steps[k + 2].op {
+                pattern = .batchNormReLUMaxPool
+            }
+            result.append(FusedSteps(first: k, pattern: pattern))
+            k += pattern.length
+        }
+        return result
+    }
+}

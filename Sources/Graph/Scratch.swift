@@ -1,0 +1,99 @@
+/// A scratch tensor an op uses inside one of its passes. The planner places it like any other
+/// tensor, alive only at that pass's schedule position; the runtime op binds it by kind.
+public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
+    /// im2col columns for a conv's forward pass: one region of `columnsPerLane` elements per lane.
+    case columns
+    /// im2col columns for a conv's backward pass, laid out as `columns`.
+    case backwardColumns = "columns.backward"
+    /// A conv's weight-gradient partial sums of work items 1…: lanes − 1 regions of the weight's
+    /// size, added in a fixed order into the gradient after the backward pass.
+    case weightGradientPartials = "weight.grad.partials"
+    /// A Winograd conv's transformed weights, made at the start of each forward pass.
+    case winogradWeights = "winograd.weights"
+    /// A Winograd conv's forward workspace (padded planes, transformed tiles, products), per lane.
+    case winogradColumns = "winograd.columns"
+    /// The transformed flipped weights of a Winograd conv's input-gradient pass.
+    case winogradFlippedWeights = "winograd.weights.flipped"
+    /// The input-gradient pass's Winograd workspace, per lane.
+    case winogradBackwardColumns = "winograd.columns.backward"
+}
+
+/// What the planner tells an op when it asks for its scratch.
+public struct ScratchContext: Hashable, Sendable {
+    public var batchSize: Int
+    public var lanes: Int
+    /// The plan runs the op's backward pass.
+    public var runsBackward: Bool
+    /// The backward pass computes the input gradient (some earlier step needs it).
+    public var computesInputGradient: Bool
+
+    public init(batchSize: Int, lanes: Int, runsBackward: Bool, computesInputGradient: Bool) {
+        self.batchSize = batchSize
+        self.lanes = lanes
+        self.runsBackward = runsBackward
+        self.computesInputGradient = computesInputGradient
+    }
+}
+
+/// Answers the planner's question "which scratch does this op need?". Graph's own answer is
+/// `Op.scratch` (im2col); the runtime answers for the kernels it picks (Winograd).
+public typealias ScratchPlanner = (Op, ScratchContext) -> [ScratchRequest]
+
+/// The pass of an op during which a scratch tensor lives.
+public enum Pass: String, Hashable, Sendable {
+    case forward
+    case backward
+}
+
+/// What an op asks the planner for: `elementCount` floats alive during `pass`.
+public struct ScratchRequest: Hashable, Sendable {
+    public var kind: ScratchKind
+    public var elementCount: Int
+    public var pass: Pass
+
+    public init(_ kind: ScratchKind, elementCount: Int, pass: Pass) {
+        self.kind = kind
+        self.elementCount = elementCount
+        self.pass = pass
+    }
+}
+
+extension Conv2DGeometry {
+    /// Images a lane lowers into its im2col region at once: as many of its share of the batch as
+    /// fit `BufferPlan.columnBudgetBytes`, at least one.
+    public func imagesPerChunk(batchSize: Int, lanes: Int) -> Int {
+        let imagesPerLane = (batchSize + lanes - 1) / lanes
+        return max(1, min(imagesPerLane, BufferPlan.columnBudgetBytes / (columnsPerImage * ElementType.float32.size)))
+    }
+
+    /// im2col elements of one image: [C·KH·KW, OH·OW].
+    public var columnsPerImage: Int { columnRows * outSpatial }
+
+    /// Elements of one lane's im2col region.
+    public func columnsPerLane(batchSize: Int, lanes: Int) -> Int {
+        columnsPerImage * imagesPerChunk(batchSize: batchSize, lanes: lanes)
+    }
+}
+
+extension Op {
+    /// The scratch tensors this op needs in a plan, in the order the planner adds them.
+    public func scratch(_ context: ScratchContext) -> [ScratchRequest] {
+        let (batchSize, lanes, runsBackward) = (context.batchSize, context.lanes, context.runsBackward)
+        switch self {
+        case let .conv2d(g):
+            // Each lane lowers its share of the batch, as many images at a time as fit the budget.
+            let columns = g.columnsPerLane(batchSize: batchSize, lanes: lanes) * lanes
+            var requests = [ScratchRequest(.columns, elementCount: columns, pass: .forward)]
+            if runsBackward {
+                requests.append(ScratchRequest(.backwardColumns, elementCount: columns, pass: .backward))
+                if lanes > 1 {
+                    requests.append(ScratchRequest(.weightGradientPartials, elementCount: g.weightCount * (lanes - 1),
+                                                   pass: .backward))
+                }
+            }
+            return requests
+        case .maxPool2d, .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear:
+            return []
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import XCTest
+@testable import Runtime
+
+/// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D); the fused kernels must give the unfused
+/// steps' results to the bit, at any lane count, and lane counts must agree with each other.
+final class FusionTests: XCTestCase {
+    /// Conv → BN → ReLU → pool (fused with the pool), conv → BN → ReLU (fused without), dropout,
+    /// linear: odd sizes (9×9 input, 7 images in a plan of 8).
+    static let kinds: [LayerKind] = [
+        .conv2d(Conv2DSpec(outChannels: 3, kernel: Pair(square: 3), padding: Pair(square: 1))),
+        .batchNorm2d(BatchNorm2DSpec()),
+        .relu,
+        .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+        .conv2d(Conv2DSpec(outChannels: 5, kernel: Pair(square: 3), padding: Pair(square: 1))),
+        .batchNorm2d(BatchNorm2DSpec()),
+        .relu,
+        .dropout(DropoutSpec(p: 0.3)),
+        .linear(LinearSpec(outFeatures: 10)),
+    ]
+
+    func testPlanFusesBatchNormReLUAndPool() {
+        let graph = NetworkTests.compile([2, 9, 9], Self.kinds)
+        for mode in [PlanMode.training, .evaluation] {
+            let plan = BufferPlan(graph: graph, mode: mode, batchSize: 8, lanes: 2)
+            XCTAssertEqual(plan.fusions, [FusedSteps(first: 1, pattern: .batchNormReLUMaxPool),
+                                          FusedSteps(first: 5, pattern: .batchNormReLU)], "\(mode)")
+            XCTAssertEqual(BufferPlan(graph: graph, mode: mode, batchSize: 8, lanes: 2, fuse: false).fusions, [])
+        }
+    }
+
+    private struct Outcome: Equatable {
+        var losses: [Double]
+        var gradients: [[Float]]
+        var values: [[Float]]
+        var scores: [Float]
+    }
+
+    /// Two training steps (7 images, then 8), the gradients of a third, and evaluation scores.
+    private func run(_ graph: Graph, lanes: Int, fuse: Bool) -> Outcome {
+        let net = Network(graph: graph,
+                          trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: lanes, fuse: fuse),
+                          evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: 8, lanes: lanes, fuse: fuse),
+                          optimizer: OptimizerSettings(kind: .adam, lr: 0.01), seed: 5)
+        let d = NetworkTests.data(count: 8, features: graph.input.elementCount, seed: 11)
+        var losses: [Double] = []
+        losses.append(net.trainStep(images: d.images, labels: d.labels, indices: d.indices, count: 7).loss)
+        losses.append(net.trainStep(images: d.images, labels: d.labels, indices: d.indices, count: 8).loss)
+        losses.append(NetworkTests.gradients(net, d, count: 8).loss)
+        _ = net.evaluate(images: d.images, labels: d.labels, indices: d.indices, count: 8)
+        let scores = Array(UnsafeBufferPointer(start: net.lastEvaluationOutput!, count: 8 * 10))
+        return Outcome(losses: losses,
+                       gradients: NetworkTests.parameterSlots(graph).map { net.gradient(of: $0) },
+                       values: graph.slots.map { net.values(of: $0) }, scores: scores)
+    }
+
+    func testFusedKernelsMatchUnfusedStepsToTheBit() {
+        let graph = NetworkTests.compile([2, 9, 9], Self.kinds)
+        for lanes in 1...3 {
+            XCTAssertEqual(run(graph, lanes: lanes, fuse: true), run(graph, lanes: lanes, fuse: false), "\(lanes) lanes")
+        }
+    }
+
+    /// (Updated weights, and the scores computed with them, are compared only at a fixed lane
+    /// count: Adam turns the sign of a gradient that is zero up to rounding, such as a conv bias
+    /// before batch norm, into a full step.)
+    func testFixedLaneCountIsByteIdenticalAndLaneCountsAgree() {
+        let graph = NetworkTests.compile([2, 9, 9], Self.kinds)
+        let one = run(graph, lanes: 1, fuse: true)
+        for lanes in 2...3 {
+            let a = run(graph, lanes: lanes, fuse: true)
+            XCTAssertEqual(a, run(graph, lanes: lanes, fuse: true), "\(lanes) lanes twice")
+            for (x, y) in zip(a.losses, one.losses) { XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(y))) }
+            for (x, y) in zip(a.gradients, one.gradients) { assertClose(x, y, rtol: 1e-3, atol: 1e-5) }
+        }
+    }
+}
