@@ -59,15 +59,29 @@ public func loadSpec(path: String) -> SpecParseResult {
     case .failure(let diagnostic):
         return SpecParseResult(source: empty, spec: nil, diagnostics: [diagnostic])
     case .success(let bytes):
-        if bytes.contains(0) {
-            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.utf8.elementsEqual(bytes) else {
-            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
-        }
-        return parseSpec(SourceFile(path: path, text: text))
+        return parseSpec(path: path, bytes: bytes)
     }
+}
+
+/// Parses spec bytes held in memory (an editor's buffer) exactly as `loadSpec` parses a file with
+/// those bytes: over 1 MiB, a NUL byte or invalid UTF-8 give the same single error.
+public func parseSpec(path: String, bytes: [UInt8]) -> SpecParseResult {
+    let empty = SourceFile(path: path, text: "")
+    if bytes.count > maxSpecFileSize {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [tooLarge(bytes.count)])
+    }
+    if bytes.contains(0) {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard text.utf8.elementsEqual(bytes) else {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+    }
+    return parseSpec(SourceFile(path: path, text: text))
+}
+
+private func tooLarge(_ size: Int) -> Diagnostic {
+    .error(at: nil, "file is \(megabytes(size)) MB; a spec must be under 1 MiB")
 }
 
 private let notText = Diagnostic.error(at: nil, "file is not UTF-8 text (binary?)")
@@ -122,7 +136,7 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
     }
     let size = Int(info.st_size)
     if size > maxSpecFileSize {
-        return .failure(.error(at: nil, "file is \(megabytes(size)) MB; a spec must be under 1 MiB"))
+        return .failure(tooLarge(size))
     }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
