@@ -22,6 +22,45 @@ public enum Severity: String, Sendable, Comparable {
     }
 }
 
+/// A span of a source file from `start` up to but not including `end` (both 1-based; columns
+/// count Unicode scalars, as libyaml does). `start == end` is an insertion point.
+public struct SourceRange: Hashable, Sendable {
+    public var start: SourceLocation
+    public var end: SourceLocation
+
+    public init(start: SourceLocation, end: SourceLocation) {
+        self.start = start
+        self.end = end
+    }
+}
+
+/// One replacement in a source file; an empty `replacement` deletes the range.
+public struct TextEdit: Hashable, Sendable {
+    public var range: SourceRange
+    public var replacement: String
+
+    public init(range: SourceRange, replacement: String) {
+        self.range = range
+        self.replacement = replacement
+    }
+
+    public static func deletion(_ range: SourceRange) -> TextEdit {
+        TextEdit(range: range, replacement: "")
+    }
+}
+
+/// A fix a diagnostic can offer where the edit is clear (`kernal_size` → `kernel_size`,
+/// delete `in_channels: 1`): what an editor shows as a quick fix. `title` is the menu text.
+public struct FixIt: Hashable, Sendable {
+    public var title: String
+    public var edits: [TextEdit]
+
+    public init(title: String, edits: [TextEdit]) {
+        self.title = title
+        self.edits = edits
+    }
+}
+
 /// One problem found in a spec. `location` is absent only for problems that belong to the
 /// whole file (it cannot be read, it is empty); those render as `file: error: message`.
 public struct Diagnostic: Hashable, Sendable {
@@ -31,24 +70,33 @@ public struct Diagnostic: Hashable, Sendable {
     public var hint: String?
     /// Extra lines printed after the caret (a table of per-layer shares, say).
     public var notes: [String]
+    /// Where the offending token ends (exclusive), when known: `location..<end` is the span an
+    /// editor underlines. nil means "the token at `location`".
+    public var end: SourceLocation?
+    /// Machine-applicable fixes, best first (the hint says the same in words).
+    public var fixes: [FixIt] = []
 
     public init(_ severity: Severity, at location: SourceLocation?, _ message: String,
-                hint: String? = nil, notes: [String] = []) {
+                hint: String? = nil, notes: [String] = [], end: SourceLocation? = nil, fixes: [FixIt] = []) {
         self.severity = severity
         self.location = location
         self.message = message
         self.hint = hint
         self.notes = notes
+        self.end = end
+        self.fixes = fixes
     }
 
     public static func error(at location: SourceLocation?, _ message: String,
-                             hint: String? = nil, notes: [String] = []) -> Diagnostic {
-        Diagnostic(.error, at: location, message, hint: hint, notes: notes)
+                             hint: String? = nil, notes: [String] = [], end: SourceLocation? = nil,
+                             fixes: [FixIt] = []) -> Diagnostic {
+        Diagnostic(.error, at: location, message, hint: hint, notes: notes, end: end, fixes: fixes)
     }
 
     public static func warning(at location: SourceLocation?, _ message: String,
-                               hint: String? = nil, notes: [String] = []) -> Diagnostic {
-        Diagnostic(.warning, at: location, message, hint: hint, notes: notes)
+                               hint: String? = nil, notes: [String] = [], end: SourceLocation? = nil,
+                               fixes: [FixIt] = []) -> Diagnostic {
+        Diagnostic(.warning, at: location, message, hint: hint, notes: notes, end: end, fixes: fixes)
     }
 }
 

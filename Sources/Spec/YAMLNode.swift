@@ -13,11 +13,21 @@ public struct YAMLNode: Sendable {
 
     public var value: Value
     public var location: SourceLocation
+    /// Where the node ends (exclusive, 1-based): for a scalar just after its last character
+    /// (closing quote included), for a collection just after its closing bracket or last item.
+    public var end: SourceLocation
+    /// The explicit tag written before the node (`!!str`, `!custom`), if any; cnnc rejects tags.
+    public var tag: String?
 
-    public init(_ value: Value, at location: SourceLocation) {
+    public init(_ value: Value, at location: SourceLocation, end: SourceLocation? = nil, tag: String? = nil) {
         self.value = value
         self.location = location
+        self.end = end ?? location
+        self.tag = tag
     }
+
+    /// `location..<end`.
+    public var range: SourceRange { SourceRange(start: location, end: end) }
 
     /// The scalar's text, or nil for a sequence or mapping.
     public var scalarText: String? {

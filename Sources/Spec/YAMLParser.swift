@@ -37,6 +37,8 @@ private enum OpenCollection {
 private struct TreeBuilder {
     let lineCount: Int
     var stack: [OpenCollection] = []
+    /// The explicit tag of each open collection, parallel to `stack`.
+    var tags: [String?] = []
     var root: YAMLNode?
     var diagnostics: [Diagnostic] = []
     var documentCount = 0
@@ -96,13 +98,16 @@ private struct TreeBuilder {
                 text = String(decoding: UnsafeBufferPointer(start: value, count: scalar.length), as: UTF8.self)
             }
             let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE
-            add(YAMLNode(.scalar(text, plain: plain), at: location))
+            add(YAMLNode(.scalar(text, plain: plain), at: location, end: clamp(event.end_mark),
+                         tag: Self.text(scalar.tag)))
         case YAML_SEQUENCE_START_EVENT:
-            return open(.sequence(items: [], location: location), at: location)
+            return open(.sequence(items: [], location: location), at: location,
+                        tag: Self.text(event.data.sequence_start.tag))
         case YAML_MAPPING_START_EVENT:
-            return open(.mapping(entries: [], pendingKey: nil, location: location), at: location)
+            return open(.mapping(entries: [], pendingKey: nil, location: location), at: location,
+                        tag: Self.text(event.data.mapping_start.tag))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            close()
+            close(end: clamp(event.end_mark))
         default:
             break
         }
@@ -110,7 +115,7 @@ private struct TreeBuilder {
     }
 
     /// Pushes a collection, or reports excessive nesting; returns true when parsing should stop.
-    mutating func open(_ collection: OpenCollection, at location: SourceLocation) -> Bool {
+    mutating func open(_ collection: OpenCollection, at location: SourceLocation, tag: String?) -> Bool {
         if stack.count >= YAMLParser.maxDepth {
             diagnostics.append(.error(at: location, "nesting deeper than \(YAMLParser.maxDepth) levels",
                                       hint: "a cnnc spec needs only a few levels of nesting"))
@@ -118,19 +123,27 @@ private struct TreeBuilder {
             return true
         }
         stack.append(collection)
+        tags.append(tag)
         return false
     }
 
-    mutating func close() {
+    /// A tag's text (`tag:yaml.org,2002:str` for `!!str`), nil when none was written.
+    static func text(_ tag: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let tag else { return nil }
+        return String(cString: UnsafeRawPointer(tag).assumingMemoryBound(to: CChar.self))
+    }
+
+    mutating func close(end: SourceLocation) {
         guard let top = stack.popLast() else { return }
+        let tag = tags.popLast() ?? nil
         switch top {
         case .sequence(let items, let location):
-            add(YAMLNode(.sequence(items), at: location))
+            add(YAMLNode(.sequence(items), at: location, end: max(end, items.last?.end ?? end), tag: tag))
         case .mapping(var entries, let pendingKey, let location):
             if let key = pendingKey {
-                entries.append((key: key, value: YAMLNode(.scalar("", plain: true), at: key.location)))
+                entries.append((key: key, value: YAMLNode(.scalar("", plain: true), at: key.location, end: key.end)))
             }
-            add(YAMLNode(.mapping(entries), at: location))
+            add(YAMLNode(.mapping(entries), at: location, end: max(end, entries.last?.value.end ?? end), tag: tag))
         }
     }
 
