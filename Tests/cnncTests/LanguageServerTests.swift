@@ -202,11 +202,11 @@ final class LanguageServerTests: XCTestCase {
         let hover = try XCTUnwrap(client.result("textDocument/hover", [
             "textDocument": ["uri": uri("mnist.yaml")], "position": lspPosition(conv, 6),
         ]) as? [String: Any])
-        let text = try XCTUnwrap(hover.at("contents.value") as? String)
-        // Conv2D 1→32, 3×3: 32·1·9 + 32 = 320 parameters; 320·… MACs = 32·9·28·28 = 225,792.
-        XCTAssertTrue(text.contains("1×28×28 → 32×28×28"), text)
-        XCTAssertTrue(text.contains("parameters: 320 (0.03% of the 1,000,000 budget"), text)
-        XCTAssertTrue(text.contains("MACs: 225,792"), text)
+        let shown = try XCTUnwrap(hover.at("contents.value") as? String)
+        // Conv2D 1→32, 3×3: 32·1·9 + 32 = 320 parameters; MACs 32·9·28·28 = 225,792.
+        XCTAssertTrue(shown.contains("1×28×28 → 32×28×28"), shown)
+        XCTAssertTrue(shown.contains("parameters: 320 (0.03% of the 1,000,000 budget"), shown)
+        XCTAssertTrue(shown.contains("MACs: 225,792"), shown)
         XCTAssertEqual(hover.at("range.start.line") as? Int, conv)
         XCTAssertEqual(hover.at("range.start.character") as? Int, 4)
 
@@ -290,6 +290,118 @@ final class LanguageServerTests: XCTestCase {
         XCTAssertEqual(symbols[6]["detail"] as? String, "→ 120")
         XCTAssertEqual(symbols[6].at("selectionRange.start.line") as? Int,
                        try line(startingWith: "  - Linear: {out_features: 120}", in: text))
+        XCTAssertEqual(try client.shutdown(), 0)
+    }
+
+    // MARK: - Completion and quick fixes
+
+    func testCompletionOffersLayersKeysAndValuesFromTheLayerTable() throws {
+        let text = """
+            name: c
+            layers:
+              - Con
+              - Conv2D: {out_channels: 8, }
+              - MaxPool2D:
+                  kernel_size: 2
+                  
+              - Linear: {out_features: 10, bias: }
+            train:
+              optimizer: 
+              
+
+            """
+        let client = try LSPClient()
+        try client.initialize()
+        try client.open(uri("complete.yaml"), text: text)
+        _ = try client.diagnostics(for: uri("complete.yaml"))
+        func items(_ line: Int, _ character: Int) throws -> [[String: Any]] {
+            let result = try XCTUnwrap(client.result("textDocument/completion", [
+                "textDocument": ["uri": uri("complete.yaml")], "position": lspPosition(line, character),
+            ]) as? [String: Any])
+            return try XCTUnwrap(result["items"] as? [[String: Any]])
+        }
+        func labels(_ line: Int, _ character: Int) throws -> [String] {
+            try items(line, character).compactMap { $0["label"] as? String }
+        }
+        let layers = try items(2, 7)
+        XCTAssertEqual(layers.compactMap { $0["label"] as? String },
+                       ["Linear", "Conv2D", "MaxPool2D", "BatchNorm2D", "Dropout", "ReLU", "Softmax"])
+        let conv = try XCTUnwrap(layers.first { ($0["label"] as? String) == "Conv2D" })
+        XCTAssertEqual(conv["detail"] as? String, "nn.Conv2d")
+        XCTAssertTrue((conv.at("documentation.value") as? String)?.contains("kernel_size") == true, "\(conv)")
+
+        let arguments = try items(3, 30)
+        XCTAssertEqual(arguments.compactMap { $0["label"] as? String },
+                       ["kernel_size", "stride", "padding", "bias", "weight_decay", "name"], "out_channels is written")
+        let kernel = try XCTUnwrap(arguments.first)
+        XCTAssertTrue((kernel["detail"] as? String)?.contains("required") == true, "\(kernel)")
+        XCTAssertTrue((kernel.at("documentation.value") as? String)?.contains("nn.Conv2d(kernel_size=") == true, "\(kernel)")
+
+        XCTAssertEqual(try labels(6, 6), ["stride", "padding", "name"], "block mapping, kernel_size written")
+        XCTAssertEqual(try labels(7, 37), ["true", "false"], "bias is a boolean")
+        XCTAssertEqual(try labels(9, 13), ["adam", "sgd"])
+        XCTAssertEqual(try labels(10, 2), ["epochs", "batch_size", "seed"], "optimizer is written")
+        XCTAssertEqual(try labels(11, 0), ["input"], "name, layers and train are written")
+        XCTAssertEqual(try labels(0, 7), [], "a free-text value has no completions")
+        XCTAssertEqual(try client.shutdown(), 0)
+    }
+
+    /// Did-you-mean diagnostics come with quick fixes: workspace edits that replace the word.
+    func testCodeActionsFixDidYouMeanMistakes() throws {
+        let client = try LSPClient()
+        try client.initialize()
+        try client.open(uri("broken.yaml"), text: Self.broken)
+        _ = try client.diagnostics(for: uri("broken.yaml"))
+        func actions(_ line: Int, _ character: Int) throws -> [[String: Any]] {
+            try XCTUnwrap(client.result("textDocument/codeAction", [
+                "textDocument": ["uri": uri("broken.yaml")],
+                "range": ["start": lspPosition(line, character), "end": lspPosition(line, character)],
+                "context": ["diagnostics": [Any]()],
+            ]) as? [[String: Any]])
+        }
+        for (line, character, word, replacement) in [(2, 4, "Conv3D", "Conv2D"), (4, 30, "kernal_size", "kernel_size")] {
+            let found = try actions(line, character)
+            let action = try XCTUnwrap(found.first, "a quick fix for \(word)")
+            XCTAssertEqual(action["kind"] as? String, "quickfix")
+            XCTAssertEqual(action["isPreferred"] as? Bool, true)
+            XCTAssertEqual((action["diagnostics"] as? [Any])?.count, 1)
+            let changes = try XCTUnwrap(action.at("edit.changes") as? [String: Any], "\(action)")
+            let edits = try XCTUnwrap(changes[uri("broken.yaml")] as? [[String: Any]], "\(changes)")
+            XCTAssertEqual(edits.count, 1)
+            XCTAssertEqual(edits.first?["newText"] as? String, replacement)
+            XCTAssertEqual(edits.first?.at("range.start.line") as? Int, line)
+            XCTAssertEqual(edits.first?.at("range.start.character") as? Int, character)
+            XCTAssertEqual(edits.first?.at("range.end.character") as? Int, character + word.utf16.count)
+        }
+        XCTAssertEqual(try actions(5, 18), [], "a range error has no quick fix")
+        XCTAssertEqual(try client.shutdown(), 0)
+    }
+
+    func testHoverOnAKeyShowsItsDocTypeDefaultAndPyTorchName() throws {
+        let client = try LSPClient()
+        try client.initialize()
+        let text = try exampleText("strided.yaml")
+        try client.open(uri("strided.yaml"), text: text)
+        let stem = try line(startingWith: "  - Conv2D: {name: stem", in: text)
+        let column = try XCTUnwrap(text.split(separator: "\n", omittingEmptySubsequences: false)[stem]
+            .range(of: "kernel_size")).lowerBound.utf16Offset(in: text.split(separator: "\n", omittingEmptySubsequences: false)[stem])
+        let hover = try XCTUnwrap(client.result("textDocument/hover", [
+            "textDocument": ["uri": uri("strided.yaml")], "position": lspPosition(stem, column + 3),
+        ]) as? [String: Any])
+        let value = try XCTUnwrap(hover.at("contents.value") as? String)
+        XCTAssertTrue(value.contains("**kernel_size** · Conv2D argument"), value)
+        XCTAssertTrue(value.contains("integer or [h, w]"), value)
+        XCTAssertTrue(value.contains("default: required"), value)
+        XCTAssertTrue(value.contains("nn.Conv2d(kernel_size=…)"), value)
+        XCTAssertEqual(hover.at("range.start.character") as? Int, column)
+        XCTAssertEqual(hover.at("range.end.character") as? Int, column + 11)
+
+        let momentum = try line(startingWith: "  optimizer: {name: sgd", in: text)
+        let optimizerHover = try XCTUnwrap(client.result("textDocument/hover", [
+            "textDocument": ["uri": uri("strided.yaml")], "position": lspPosition(momentum, 36),
+        ]) as? [String: Any])
+        XCTAssertTrue((optimizerHover.at("contents.value") as? String)?.contains("**momentum** · train.optimizer") == true,
+                      "\(optimizerHover)")
         XCTAssertEqual(try client.shutdown(), 0)
     }
 

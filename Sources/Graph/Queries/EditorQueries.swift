@@ -29,16 +29,61 @@ public struct LayerSymbol: Sendable, Hashable {
 }
 
 extension SpecAnalysis {
-    /// What to show for `location`: a layer's shapes, parameters and MACs; nil elsewhere.
+    /// What to show for `location`: on a layer, its shapes, parameters and MACs (or, when they
+    /// could not be resolved, what the layer kind is); on a key, its doc, type, default and
+    /// PyTorch name from the layer table; nil elsewhere.
     public func hover(at location: SourceLocation) -> HoverFacts? {
         guard let outline, let target = outline.target(at: location, in: source) else { return nil }
         switch target {
         case let .layer(index):
             let item = outline.layers[index]
-            guard let facts = facts(atLayer: item.location) else { return nil }
-            return HoverFacts(text: facts.hoverText, start: item.location, end: tokenEnd(item.location))
-        case .argument, .trainKey, .optimizerKey, .topLevelKey:
-            return nil
+            let schema = item.kindText.flatMap(LayerTable.schema(forSpelling:))
+            let text: String
+            if let facts = facts(atLayer: item.location) {
+                text = facts.hoverText + (schema.map { "\n\n" + $0.doc } ?? "")
+            } else if let schema {
+                text = "**\(schema.canonicalName)** · no shapes until the spec's errors are fixed\n\n"
+                    + schema.editorDocumentation
+            } else {
+                return nil
+            }
+            return HoverFacts(text: text, start: item.location, end: tokenEnd(item.location))
+        case let .argument(index, key):
+            guard let schema = outline.layers[index].kindText.flatMap(LayerTable.schema(forSpelling:)),
+                  let argument = schema.argument(named: key.name) else { return nil }
+            return keyHover(key, argument.editorHover(owner: "\(schema.canonicalName) argument",
+                                                      pytorchOwner: schema.pytorchClass))
+        case let .trainKey(key):
+            return LayerTable.trainKeys.argument(named: key.name).map {
+                keyHover(key, $0.editorHover(owner: "train", pytorchOwner: nil))
+            }
+        case let .optimizerKey(key):
+            return LayerTable.optimizerKeys.argument(named: key.name).map {
+                keyHover(key, $0.editorHover(owner: "train.optimizer", pytorchOwner: nil))
+            }
+        case let .topLevelKey(key):
+            return LayerTable.topLevelKeys.argument(named: key.name).map {
+                keyHover(key, $0.editorHover(owner: "top-level key", pytorchOwner: nil))
+            }
+        }
+    }
+
+    private func keyHover(_ key: SpecOutline.Key, _ text: String) -> HoverFacts {
+        HoverFacts(text: text, start: key.location, end: tokenEnd(key.location))
+    }
+
+    /// What may be typed at `location`, from the layer table.
+    public func completions(at location: SourceLocation) -> [CompletionFact] {
+        CompletionContext.at(location, in: source)?.items ?? []
+    }
+
+    /// The quick fixes of the diagnostics that touch lines `lines`, each with its diagnostic.
+    public func fixes(onLines lines: ClosedRange<Int>) -> [(diagnostic: Diagnostic, fix: FixIt)] {
+        diagnostics.flatMap { diagnostic -> [(diagnostic: Diagnostic, fix: FixIt)] in
+            guard let location = diagnostic.location else { return [] }
+            let last = diagnostic.end?.line ?? location.line
+            guard location.line <= lines.upperBound, lines.lowerBound <= last else { return [] }
+            return diagnostic.fixes.map { (diagnostic, $0) }
         }
     }
 

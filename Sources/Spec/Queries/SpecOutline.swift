@@ -6,6 +6,11 @@ public struct SpecOutline: Sendable {
     public struct Key: Sendable, Hashable {
         public var name: String
         public var location: SourceLocation
+
+        public init(name: String, location: SourceLocation) {
+            self.name = name
+            self.location = location
+        }
     }
 
     /// One item of `layers:`, in file order.

@@ -106,7 +106,7 @@ final class LanguageServer {
     private static func isValidID(_ id: JSON) -> Bool {
         switch id {
         case .int, .string: return true
-        case .double(let value): return value == value.rounded()
+        case .double(let value): return value.isFinite && value == value.rounded()
         default: return false
         }
     }
@@ -158,9 +158,12 @@ final class LanguageServer {
         case "textDocument/didChange":
             didChange(params)
         case "textDocument/didSave":
-            if let document = try? document(params) {  // a save changes nothing we do not already know
-                publishDiagnostics(document)
+            // The text in memory is what was saved; publish again for clients that clear on save.
+            guard let uri = params["textDocument"]?["uri"]?.stringValue, let open = documents[uri] else {
+                warn("didSave for a document that is not open; ignored")
+                return
             }
+            publishDiagnostics(open)
         case "textDocument/didClose":
             didClose(params)
         default:
@@ -304,7 +307,8 @@ final class LanguageServer {
             let firstLineEnd = document.text.position(of: SourceLocation(line: 1, column: Int.max / 2))
             return LSPRange(start: LSPPosition(line: 0, character: 0), end: firstLineEnd)
         }
-        let end = SourceLocation(line: location.line, column: document.analysis.source.tokenEnd(at: location))
+        let end = diagnostic.end
+            ?? SourceLocation(line: location.line, column: document.analysis.source.tokenEnd(at: location))
         return LSPRange(start: document.text.position(of: location), end: document.text.position(of: end))
     }
 
@@ -371,13 +375,55 @@ final class LanguageServer {
     }
 
     private func completion(_ params: JSON) throws -> JSON {
-        _ = try document(params)
-        _ = try position(params)
-        return .array([])
+        let document = try document(params)
+        let location = document.text.location(of: try position(params))
+        let items: [JSON] = document.analysis.completions(at: location).map { item in
+            var fields: [(String, JSON)] = [
+                ("label", .string(item.label)),
+                ("kind", .int(Self.completionKind(item.kind))),
+                ("detail", .string(item.detail)),
+                ("documentation", .object([("kind", .string("markdown")), ("value", .string(item.documentation))])),
+            ]
+            if let insert = item.insertText {
+                fields.append(("insertText", .string(insert)))
+            }
+            return .object(fields)
+        }
+        return .object([("isIncomplete", .bool(false)), ("items", .array(items))])
     }
 
+    /// LSP's CompletionItemKind: Class for layer kinds, Property for keys, EnumMember for values.
+    private static func completionKind(_ kind: CompletionFact.Kind) -> Int {
+        switch kind {
+        case .layer: return 7
+        case .key: return 10
+        case .value: return 20
+        }
+    }
+
+    /// Quick fixes of the diagnostics on the requested lines, as workspace edits.
     private func codeActions(_ params: JSON) throws -> JSON {
-        _ = try document(params)
-        return .array([])
+        let document = try document(params)
+        guard let range = LSPRange(params["range"]) else {
+            throw Failure(code: .invalidParams, message: "missing or invalid range")
+        }
+        let first = document.text.location(of: range.start).line
+        let last = document.text.location(of: range.end).line
+        var actions: [JSON] = []
+        for (index, entry) in document.analysis.fixes(onLines: first...max(first, last)).enumerated() {
+            let edits: [JSON] = entry.fix.edits.map { edit in
+                let span = LSPRange(start: document.text.position(of: edit.range.start),
+                                    end: document.text.position(of: edit.range.end))
+                return .object([("range", span.json), ("newText", .string(edit.replacement))])
+            }
+            actions.append(.object([
+                ("title", .string(entry.fix.title)),
+                ("kind", .string("quickfix")),
+                ("diagnostics", .array([lspDiagnostic(entry.diagnostic, in: document)])),
+                ("isPreferred", .bool(index == 0)),
+                ("edit", .object([("changes", .object([(document.text.uri, .array(edits))]))])),
+            ]))
+        }
+        return .array(actions)
     }
 }

@@ -50,7 +50,11 @@ struct MessageReader {
                 }
                 break
             }
-            let text = String(decoding: line, as: UTF8.self)
+            var text = String(decoding: line, as: UTF8.self)
+            // Junk before a header (the unframed rest of a bad message): resume at the header.
+            if let header = text.range(of: "content-length:", options: .caseInsensitive), header.lowerBound != text.startIndex {
+                text = String(text[header.lowerBound...])
+            }
             guard let colon = text.firstIndex(of: ":") else {
                 problem = problem ?? "malformed header line '\(text.prefix(80))'"
                 continue
