@@ -151,10 +151,12 @@ public struct SourceFile: Sendable {
 }
 
 extension String {
+    /// Tabs shown as `→`, one column wide like the tab's single character, so the caret still
+    /// lines up and a tab in the indentation is visible.
     fileprivate func replacingTabs() -> String {
         var out = ""
         for character in self {
-            out += character == "\t" ? " " : String(character)
+            out += character == "\t" ? "→" : String(character)
         }
         return out
     }

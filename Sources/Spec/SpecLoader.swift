@@ -32,6 +32,9 @@ public struct SpecParseResult: Sendable {
     }
 }
 
+/// The most diagnostics one spec reports (the first ones by location); the rest are counted.
+public let maxDiagnostics = 100
+
 /// The largest spec file cnnc reads: 1 MiB.
 public let maxSpecFileSize = 1 << 20
 
@@ -42,10 +45,15 @@ public func parseSpec(_ source: SourceFile) -> SpecParseResult {
     guard let root = parsed.root else {
         return SpecParseResult(source: source, spec: nil, diagnostics: sortedDiagnostics(parsed.diagnostics))
     }
-    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path))
+    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path), source: source)
     let spec = decoder.decode(root)
-    let diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
+    var diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
     let failed = diagnostics.contains { $0.severity == .error }
+    if diagnostics.count > maxDiagnostics {
+        let hidden = diagnostics.count - maxDiagnostics
+        diagnostics = Array(diagnostics.prefix(maxDiagnostics))
+        diagnostics.append(.error(at: nil, "\(hidden) more problem\(hidden == 1 ? "" : "s") not shown; fix these first"))
+    }
     return SpecParseResult(source: source, spec: failed ? nil : spec, diagnostics: diagnostics)
 }
 

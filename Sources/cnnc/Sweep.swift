@@ -9,7 +9,9 @@ struct Sweep: ParsableCommand {
         discussion: """
             The spec is compiled and planned once. By default each run trains 1 epoch, 5,000 training images are \
             held out for validation (the same images for every run), and the best p is chosen on validation accuracy. \
-            --select-on test reproduces choosing on the test set, which makes its test accuracy a biased estimate.
+            --select-on test reproduces choosing on the test set, which makes its test accuracy a biased estimate. \
+            Writes sweep.csv, sweep.json, sweep.svg and one folder per run to --out (default \
+            runs/<name>-sweep-<timestamp>); --json prints sweep.json.
             """)
 
     @Argument(help: "Spec file (YAML) with at least one Dropout layer.")

@@ -4,7 +4,11 @@ import Runtime
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a spec on MNIST and write its weights (safetensors), metrics, summary and curves.")
+        abstract: "Train a spec on MNIST and write its weights (safetensors), metrics, summary and curves.",
+        discussion: """
+            Writes weights.safetensors, metrics.jsonl, summary.json, curves.svg and a copy of the spec to --out \
+            (default runs/<name>-<timestamp>); --json prints summary.json.
+            """)
 
     @Argument(help: "Spec file (YAML).")
     var file: String
