@@ -40,6 +40,8 @@ let package = Package(
             dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The Swift runtime and Foundation linked in: `cnnc check` starts in a third of the
             // time, since the loader no longer resolves ~20 Swift libraries' symbols per run.
+            // (Compiling with the flag too makes the objects ask for static Foundation's parts.)
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
         ),
         .testTarget(name: "SpecTests", dependencies: ["Spec"]),

@@ -120,10 +120,10 @@ final class LanguageServerTests: XCTestCase {
         let text = try exampleText("mnist.yaml")
         try client.open(uri("mnist.yaml"), text: text)
         XCTAssertEqual(try client.diagnostics(for: uri("mnist.yaml")).count, 0)
-        // `  - Conv2D: {out_channels: 32, kernel_size: 3, padding: 1}`: 32 is at characters 28..<30.
+        // `  - Conv2D: {out_channels: 32, kernel_size: 3, padding: 1}`: 32 is at characters 27..<29.
         let conv = try line(startingWith: "  - Conv2D: {out_channels: 32,", in: text)
         let name = try line(startingWith: "name: mnist-cnn", in: text)
-        let range: [String: Any] = ["start": lspPosition(conv, 28), "end": lspPosition(conv, 30)]
+        let range: [String: Any] = ["start": lspPosition(conv, 27), "end": lspPosition(conv, 29)]
         try client.notify("textDocument/didChange", [
             "textDocument": ["uri": uri("mnist.yaml"), "version": 2],
             "contentChanges": [["range": range, "text": "eight"]],
@@ -131,15 +131,15 @@ final class LanguageServerTests: XCTestCase {
         let broken = try client.diagnostics(for: uri("mnist.yaml"))
         XCTAssertEqual(broken.count, 1, "\(broken)")
         XCTAssertEqual(broken.first?.at("range.start.line") as? Int, conv)
-        XCTAssertEqual(broken.first?.at("range.start.character") as? Int, 28)
-        XCTAssertEqual(broken.first?.at("range.end.character") as? Int, 33)
+        XCTAssertEqual(broken.first?.at("range.start.character") as? Int, 27)
+        XCTAssertEqual(broken.first?.at("range.end.character") as? Int, 32)
         XCTAssertTrue((broken.first?["message"] as? String)?.hasPrefix("'out_channels' must be an integer, got 'eight'") == true,
                       "\(broken)")
         // Two edits in one notification, applied in order: restore, then a second-line change.
         try client.notify("textDocument/didChange", [
             "textDocument": ["uri": uri("mnist.yaml"), "version": 3],
             "contentChanges": [
-                ["range": ["start": lspPosition(conv, 28), "end": lspPosition(conv, 33)], "text": "32"],
+                ["range": ["start": lspPosition(conv, 27), "end": lspPosition(conv, 32)], "text": "32"],
                 ["range": ["start": lspPosition(name, 6), "end": lspPosition(name, 15)], "text": "renamed"],
             ],
         ])
@@ -220,7 +220,7 @@ final class LanguageServerTests: XCTestCase {
 
         // Off any layer: no hover.
         let none = try client.result("textDocument/hover", [
-            "textDocument": ["uri": uri("mnist.yaml")], "position": lspPosition(conv - 1, 3),
+            "textDocument": ["uri": uri("mnist.yaml")], "position": lspPosition(1, 3),  // a comment
         ])
         XCTAssertTrue(none is NSNull, "\(none)")
         XCTAssertEqual(try client.shutdown(), 0)
@@ -373,7 +373,7 @@ final class LanguageServerTests: XCTestCase {
             XCTAssertEqual(edits.first?.at("range.start.character") as? Int, character)
             XCTAssertEqual(edits.first?.at("range.end.character") as? Int, character + word.utf16.count)
         }
-        XCTAssertEqual(try actions(5, 18), [], "a range error has no quick fix")
+        XCTAssertEqual(try actions(5, 18).count, 0, "a range error has no quick fix")
         XCTAssertEqual(try client.shutdown(), 0)
     }
 
