@@ -10,6 +10,16 @@ public struct SpecDecoder {
 
     /// Every problem found so far, in discovery order.
     public internal(set) var diagnostics: [Diagnostic] = []
+    /// Problems found but not recorded once `diagnostics` held `maxDiagnostics` (only the cheap,
+    /// numerous kinds are skipped: unknown and duplicate keys), so huge broken files stay fast.
+    public internal(set) var omittedCount = 0
+
+    /// True (and counts one omitted problem) once `maxDiagnostics` problems are recorded.
+    mutating func omitting() -> Bool {
+        guard diagnostics.count >= maxDiagnostics else { return false }
+        omittedCount += 1
+        return true
+    }
     private let defaultName: String
     /// The text being decoded, when known: fixes that delete whole lines check it first.
     let source: SourceFile?
@@ -568,6 +578,7 @@ public struct SpecDecoder {
                 continue
             }
             if let firstLine = firstLines[key] {
+                if omitting() { continue }
                 diagnostics.append(.error(at: pair.key.location, "duplicate key '\(key)' (first at line \(firstLine))",
                                           hint: "remove one of them"))
                 continue

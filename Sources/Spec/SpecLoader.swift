@@ -12,7 +12,8 @@ public struct SpecParseResult: Sendable {
     public var source: SourceFile
     /// The decoded spec; nil when any error was found.
     public var spec: ModelSpec?
-    /// Every problem found, sorted by location; problems without a location come first.
+    /// Every problem found, sorted by location (problems without a location first); at most
+    /// `maxDiagnostics` of them, then one location-less error counting the rest.
     public var diagnostics: [Diagnostic]
 
     public init(source: SourceFile, spec: ModelSpec?, diagnostics: [Diagnostic]) {
@@ -32,7 +33,7 @@ public struct SpecParseResult: Sendable {
     }
 }
 
-/// The most diagnostics one spec reports (the first ones by location); the rest are counted.
+/// The most diagnostics one spec reports (the first ones found); the rest are counted.
 public let maxDiagnostics = 100
 
 /// The largest spec file cnnc reads: 1 MiB.
@@ -49,8 +50,8 @@ public func parseSpec(_ source: SourceFile) -> SpecParseResult {
     let spec = decoder.decode(root)
     var diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
     let failed = diagnostics.contains { $0.severity == .error }
-    if diagnostics.count > maxDiagnostics {
-        let hidden = diagnostics.count - maxDiagnostics
+    if diagnostics.count > maxDiagnostics || decoder.omittedCount > 0 {
+        let hidden = max(0, diagnostics.count - maxDiagnostics) + decoder.omittedCount
         diagnostics = Array(diagnostics.prefix(maxDiagnostics))
         diagnostics.append(.error(at: nil, "\(hidden) more problem\(hidden == 1 ? "" : "s") not shown; fix these first"))
     }

@@ -18,7 +18,7 @@ public enum YAMLParser {
         if bytes.isEmpty {
             return (nil, [.error(at: nil, emptyFileMessage)])
         }
-        let lineCount = max(1, SourceFile(path: "", text: text).lines.count)
+        let lineCount = max(1, SourceFile.splitLines(text).count)
         return bytes.withUnsafeBufferPointer { buffer in
             var builder = TreeBuilder(lineCount: lineCount)
             builder.run(buffer)

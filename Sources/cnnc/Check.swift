@@ -143,6 +143,9 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
             ("column", diagnostic.location.map { .int($0.column) } ?? .null),
             ("message", .string(diagnostic.message)),
             ("hint", diagnostic.hint.map { .string($0) } ?? .null),
+            ("end_line", diagnostic.end.map { .int($0.line) } ?? .null),
+            ("end_column", diagnostic.end.map { .int($0.column) } ?? .null),
+            ("fixes", .array(diagnostic.fixes.map(fixJSON))),
         ])
     })
     guard let summary else {
@@ -216,4 +219,21 @@ private func receptiveField(_ step: Step, _ field: Pair?) -> JSON {
     case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear:
         return .null
     }
+}
+
+/// A fix for tools: its title and edits, positions 1-based as in the diagnostics (columns count
+/// Unicode scalars; each range is start up to, not including, end).
+private func fixJSON(_ fix: FixIt) -> JSON {
+    .object([
+        ("title", .string(fix.title)),
+        ("edits", .array(fix.edits.map { edit in
+            .object([
+                ("start_line", .int(edit.range.start.line)),
+                ("start_column", .int(edit.range.start.column)),
+                ("end_line", .int(edit.range.end.line)),
+                ("end_column", .int(edit.range.end.column)),
+                ("replacement", .string(edit.replacement)),
+            ])
+        })),
+    ])
 }

@@ -171,10 +171,10 @@ final class GraphTests: XCTestCase {
         guard case let .batchNorm2d(bn) = graph.steps[6].op else { return XCTFail("step 6 is not batch norm") }
         XCTAssertEqual(bn.eps, 1e-5)
         XCTAssertEqual(bn.momentum, 0.1)
-        // The implicit flatten points at the Linear that needs it (line 16 of the file).
+        // The implicit flatten points at the Linear that needs it (line 17 of the file).
         XCTAssertTrue(graph.steps[10].isImplicit)
         XCTAssertEqual(graph.steps[10].location, graph.steps[11].location)
-        XCTAssertEqual(graph.steps[11].location.line, 16)
+        XCTAssertEqual(graph.steps[11].location.line, 17)
         // 16·784·9 + 32·196·256 + 32·49·(32·3·5) + 512·10 = 112,896 + 1,605,632 + 752,640 + 5,120
         XCTAssertEqual(graph.macsPerExample, 2_476_288)
     }

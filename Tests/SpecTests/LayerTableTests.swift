@@ -61,7 +61,7 @@ final class LayerTableTests: XCTestCase {
     /// A valid value of `argument`'s type, as YAML text.
     private func sample(_ argument: ArgumentSchema) -> String {
         switch argument.type {
-        case .integer, .integerOrPair: return "2"
+        case .integer, .integerOrPair: return argument.key == "padding" ? "1" : "2"
         case .number: return "0.25"
         case .boolean: return "false"
         case .string: return "x"

@@ -27,7 +27,7 @@ final class CheckTests: XCTestCase {
         }
         let headers = result.stdout.split(separator: "\n").filter { line in
             let words = line.split(separator: " ").map(String.init)
-            return words == ["#", "name", "layer", "output", "params", "MACs"]
+            return words == ["#", "name", "layer", "settings", "output", "params", "share", "RF", "MACs"]
         }
         XCTAssertEqual(headers.count, 3, "one table header per spec\n\(result.stdout)")
         XCTAssertTrue(result.stdout.contains("training arena"), result.stdout)
@@ -40,8 +40,13 @@ final class CheckTests: XCTestCase {
         let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         // "  6  flatten_6  Flatten  400" (no parameters, no MACs).
         XCTAssertTrue(rows.contains(["6", "flatten_6", "Flatten", "400", "0", "0"]), result.stdout)
-        XCTAssertTrue(rows.contains(["0", "conv2d_0", "Conv2D", "6×28×28", "156", "117,600"]), result.stdout)
-        XCTAssertTrue(rows.contains(["12", "linear_12", "Linear", "10", "850", "840"]), result.stdout)
+        // Settings, share of the 61,706 parameters and receptive field for convolutions and pooling.
+        XCTAssertTrue(rows.contains(["0", "conv2d_0", "Conv2D", "k5", "s1", "p2", "6×28×28", "156", "0.3%", "5", "117,600"]),
+                      result.stdout)
+        XCTAssertTrue(rows.contains(["5", "maxpool2d_5", "MaxPool2D", "k2", "s2", "p0", "16×5×5", "0", "16", "0"]), result.stdout)
+        XCTAssertTrue(rows.contains(["9", "dropout_9", "Dropout", "p", "0.2", "120", "0", "0"]), result.stdout)
+        XCTAssertTrue(rows.contains(["12", "linear_12", "Linear", "10", "850", "1.4%", "840"]), result.stdout)
+        XCTAssertTrue(result.stdout.contains("61,706 trainable, 0 non-trainable"), result.stdout)
     }
 
     func testJSONContract() throws {
@@ -269,6 +274,29 @@ final class CheckTests: XCTestCase {
         let diagnostics = try XCTUnwrap(object["diagnostics"] as? [[String: Any]])
         XCTAssertEqual(diagnostics.map { $0["severity"] as? String }, ["warning"])
         XCTAssertEqual(diagnostics.first?["line"] as? Int, 5)
+    }
+
+    /// Diagnostics carry their fixes in `--json`, for editors that run `cnnc check` per save.
+    func testJSONCarriesFixes() throws {
+        let text = "layers:\n  - Conv2D: {out_channels: 8, kernal_size: 3}\n  - Linear: {out_features: 10}\n"
+        let path = try CLI.write(text, named: "kernal.yaml", in: scratch)
+        let result = try CLI.run(["check", "--json", path])
+        XCTAssertEqual(result.status, 1, result.transcript)
+        let object = try CLI.jsonObject(result.stdout)
+        let diagnostics = try XCTUnwrap(object["diagnostics"] as? [[String: Any]])
+        XCTAssertEqual(diagnostics.count, 1, "one error: the did-you-mean, not also \"needs 'kernel_size'\"\n\(result.stdout)")
+        let diagnostic = try XCTUnwrap(diagnostics.first)
+        XCTAssertEqual(diagnostic["line"] as? Int, 2)
+        XCTAssertEqual(diagnostic["column"] as? Int, 31)
+        XCTAssertEqual(diagnostic["end_column"] as? Int, 42)
+        let fix = try XCTUnwrap((diagnostic["fixes"] as? [[String: Any]])?.first)
+        XCTAssertEqual(fix["title"] as? String, "Rename to 'kernel_size'")
+        let edit = try XCTUnwrap((fix["edits"] as? [[String: Any]])?.first)
+        XCTAssertEqual(edit["start_line"] as? Int, 2)
+        XCTAssertEqual(edit["start_column"] as? Int, 31)
+        XCTAssertEqual(edit["end_line"] as? Int, 2)
+        XCTAssertEqual(edit["end_column"] as? Int, 42)
+        XCTAssertEqual(edit["replacement"] as? String, "kernel_size")
     }
 
     func testJSONForAnUnreadableFileHasNullPosition() throws {

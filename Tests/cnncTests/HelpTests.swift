@@ -32,7 +32,9 @@ final class HelpTests: XCTestCase {
             let helpFlags = flags(in: options)
             let row = try XCTUnwrap(readme.split(separator: "\n").first { $0.hasPrefix("| `cnnc \(command)") },
                                     "README's command table has no row for \(command)")
-            let synopsis = row.split(separator: "|").dropFirst().first ?? ""
+            // The first cell: from the opening backtick to the closing "` |" (flags may contain `\|`).
+            let cellEnd = row.range(of: "` |")?.lowerBound ?? row.endIndex
+            let synopsis = row[row.startIndex..<cellEnd]
             let readmeFlags = flags(in: synopsis)
             XCTAssertTrue(readmeFlags.isSubset(of: helpFlags),
                           "README lists \(readmeFlags.subtracting(helpFlags).sorted()) that `cnnc \(command) --help` lacks")

@@ -206,6 +206,7 @@ extension SpecDecoder {
     @discardableResult
     mutating func reportUnknownKey(_ entries: [Entry], _ index: Int, in mapping: YAMLNode?, among keys: [ArgumentSchema],
                                    what: String, place: String, fallback: String) -> String? {
+        if omitting() { return nil }
         let entry = entries[index]
         let guess = keys.suggestion(for: entry.key)?.key
         let hint = guess.map { "did you mean '\($0)'?" } ?? fallback
@@ -216,6 +217,7 @@ extension SpecDecoder {
     }
 
     mutating func reportUnknownTopLevelKey(_ entries: [Entry], _ index: Int, in root: YAMLNode) {
+        if omitting() { return }
         let entry = entries[index]
         if let (message, hint) = Habits.foreignTopLevelKey(entry.key) {
             var fixes: [FixIt] = []
