@@ -18,7 +18,8 @@ public struct SpecAnalysis: Sendable {
     public init(path: String, text: String) {
         compilation = Compilation.compile(path: path, bytes: Array(text.utf8))
         source = SourceFile(path: path, text: text)
-        outline = SpecOutline(source)
+        // Over the size limit `check` refuses the file unread; the outline does not parse it either.
+        outline = text.utf8.count > maxSpecFileSize ? nil : SpecOutline(source)
         let graph = compilation.graph ?? compilation.spec.flatMap { Graph.infer($0).graph }
         layers = graph.map(LayerFacts.of) ?? []
     }
