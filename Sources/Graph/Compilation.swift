@@ -26,6 +26,12 @@ public struct Compilation: Sendable {
         compile(parseSpec(source), dropout: dropout)
     }
 
+    /// Compiles spec bytes held in memory exactly as `compile(path:)` compiles a file holding
+    /// them (the language server's documents).
+    public static func compile(path: String, bytes: [UInt8]) -> Compilation {
+        compile(parseSpec(path: path, bytes: bytes), dropout: nil)
+    }
+
     private static func compile(_ parsed: SpecParseResult, dropout: Double?) -> Compilation {
         guard var spec = parsed.spec, !parsed.hasErrors else {
             return Compilation(source: parsed.source, spec: nil, graph: nil, diagnostics: parsed.diagnostics)

@@ -67,6 +67,15 @@ public struct Graph: Hashable, Sendable {
     /// Returns every problem it can find; shape inference stops at the first layer whose input
     /// does not fit, since every later shape depends on it.
     public static func compile(_ spec: ModelSpec) -> (graph: Graph?, diagnostics: [Diagnostic]) {
+        let inferred = infer(spec)
+        return (inferred.diagnostics.contains { $0.severity == .error } ? nil : inferred.graph, inferred.diagnostics)
+    }
+
+    /// What `compile` does, but returning the graph even when it has errors: the steps resolved up
+    /// to the first layer whose input does not fit (all of them when only the output width or the
+    /// parameter limit is wrong). Editors show these shapes while a spec is being fixed. Nil only
+    /// when the input shape itself is unusable.
+    public static func infer(_ spec: ModelSpec) -> (graph: Graph?, diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
         guard spec.input.count == 3 else {
             return (nil, [.error(at: spec.inputLocation, "'input' must be [C, H, W]")])
@@ -89,12 +98,12 @@ public struct Graph: Hashable, Sendable {
             switch resolve(layer, input: shape, isLast: layerIndex == spec.layers.count - 1) {
             case let .failure(diagnostic):
                 diagnostics.append(diagnostic)
-                return (nil, diagnostics)
+                return (Graph(name: spec.name, input: input, steps: steps), diagnostics)
             case let .success((op, output)):
                 guard boundedProduct(output.dims) != nil,
                       op.slotShapes.allSatisfy({ boundedProduct($0.shape) != nil }) else {
                     diagnostics.append(tooLargeError(layer))
-                    return (nil, diagnostics)
+                    return (Graph(name: spec.name, input: input, steps: steps), diagnostics)
                 }
                 let index = steps.count
                 let name = layer.name ?? "\(op.kindName.lowercased())_\(index)"
@@ -117,7 +126,7 @@ public struct Graph: Hashable, Sendable {
         if graph.parameterCount >= parameterLimit {
             diagnostics.append(graph.parameterLimitDiagnostic(at: spec.layersLocation))
         }
-        return (diagnostics.contains { $0.severity == .error } ? nil : graph, diagnostics)
+        return (graph, diagnostics)
     }
 
     /// Lays out the slots by walking the steps once, so names, shapes and offsets cannot drift.

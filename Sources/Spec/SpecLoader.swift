@@ -68,15 +68,25 @@ public func loadSpec(path: String) -> SpecParseResult {
     case .failure(let diagnostic):
         return SpecParseResult(source: empty, spec: nil, diagnostics: [diagnostic])
     case .success(let bytes):
-        if bytes.contains(0) {
-            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.utf8.elementsEqual(bytes) else {
-            return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
-        }
-        return parseSpec(SourceFile(path: path, text: text))
+        return parseSpec(path: path, bytes: bytes)
     }
+}
+
+/// Parses spec bytes held in memory (an editor's buffer) exactly as `loadSpec` parses a file with
+/// those bytes: over 1 MiB, a NUL byte or invalid UTF-8 give the same single error.
+public func parseSpec(path: String, bytes: [UInt8]) -> SpecParseResult {
+    let empty = SourceFile(path: path, text: "")
+    if bytes.count > maxSpecFileSize {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [tooLarge("is \(bytes.count) bytes")])
+    }
+    if bytes.contains(0) {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard text.utf8.elementsEqual(bytes) else {
+        return SpecParseResult(source: empty, spec: nil, diagnostics: [notText])
+    }
+    return parseSpec(SourceFile(path: path, text: text))
 }
 
 private let notText = Diagnostic.error(at: nil, "file is not UTF-8 text (binary?)")

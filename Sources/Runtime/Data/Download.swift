@@ -1,7 +1,5 @@
+import CCurl
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Downloads missing MNIST files from a list of mirrors, verifying each one before it is put in place.
 ///
@@ -127,93 +125,65 @@ public struct MNISTDownloader {
     }
 
     /// Performs a blocking GET, reporting progress; returns the body of a 200 response.
+    ///
+    /// HTTP goes through libcurl, opened with dlopen here rather than linked (Sources/CCurl/shim.h
+    /// says why: it halves every cnnc process's start-up).
     private func get(_ url: URL, name: String) throws -> [UInt8] {
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = timeout
-        config.timeoutIntervalForResource = max(timeout, 3600)
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let delegate = DownloadDelegate(name: name, progress: progress)
-        let session = URLSession(configuration: config, delegate: delegate, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = timeout
-        session.dataTask(with: request).resume()
-        delegate.done.wait()
-
-        let outcome = delegate.outcome()
-        if let status = outcome.status, status != 200 {
+        var api = cnnc_curl()
+        if let reason = cnnc_curl_load(&api) {
+            throw MirrorFailure(reason: "cannot download \(url.absoluteString): libcurl is not available "
+                                + "(\(String(cString: reason)); Debian: apt-get install libcurl4)")
+        }
+        let transfer = Transfer(name: name, progress: progress)
+        let context = Unmanaged.passRetained(transfer)
+        defer { context.release() }
+        var status = 0
+        var length: Int64 = -1
+        var error = [CChar](repeating: 0, count: 512)
+        let seconds = max(1, Int(timeout.rounded(.up)))
+        let code = cnnc_curl_get(&api, url.absoluteString, seconds, seconds, max(seconds, 3600), { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+            transfer.report()
+            return size * count
+        }, { context, total, _, _, _ in
+            guard let context else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            if total > 0 { transfer.expected = total }
+            return 0
+        }, context.toOpaque(), &status, &length, &error)
+        if code != 0 {
+            let detail = String(cString: error)
+            let words = !detail.isEmpty ? detail : api.easy_strerror?(code).map { String(cString: $0) } ?? "error \(code)"
+            // Resolving, connecting, TLS set-up, timeouts, empty or failed replies.
+            let unreachable: Set<Int32> = [5, 6, 7, 28, 35, 52, 55, 56]
+            throw MirrorFailure(reason: unreachable.contains(code)
+                                ? "unreachable: \(url.absoluteString) (\(words))"
+                                : "network error for \(url.absoluteString): \(words)")
+        }
+        if status != 200 {
             throw MirrorFailure(reason: "HTTP \(status) for \(url.absoluteString)")
         }
-        if let error = outcome.error {
-            throw MirrorFailure(reason: describe(error, url: url))
-        }
-        return outcome.body
-    }
-
-    private func describe(_ error: Error, url: URL) -> String {
-        if let e = error as? URLError {
-            switch e.code {
-            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet,
-                 .networkConnectionLost, .timedOut, .secureConnectionFailed:
-                return "unreachable: \(url.absoluteString) (\(e.localizedDescription))"
-            default:
-                return "network error for \(url.absoluteString): \(e.localizedDescription)"
-            }
-        }
-        return "network error for \(url.absoluteString): \(error.localizedDescription)"
+        if length >= 0 { transfer.expected = length }
+        transfer.report()
+        return transfer.body
     }
 }
 
-/// URLSession delegate that accumulates a response body and reports progress.
-private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    private let name: String
-    private let progress: MNISTDownloader.Progress?
-    private let lock = NSLock()
-    private var body: [UInt8] = []
-    private var status: Int?
-    private var expected: Int64?
-    private var error: Error?
+/// The state of one GET: the body so far and the size the server announced.
+private final class Transfer {
+    let name: String
+    let progress: MNISTDownloader.Progress?
+    var body: [UInt8] = []
+    var expected: Int64?
 
     init(name: String, progress: MNISTDownloader.Progress?) {
         self.name = name
         self.progress = progress
     }
 
-    func outcome() -> (body: [UInt8], status: Int?, error: Error?) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (body, status, error)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        let http = response as? HTTPURLResponse
-        lock.lock()
-        status = http?.statusCode
-        expected = response.expectedContentLength >= 0 ? response.expectedContentLength : nil
-        if let e = expected, e > 0, e < (1 << 31) { body.reserveCapacity(Int(e)) }
-        lock.unlock()
-        if let code = http?.statusCode, code != 200 {
-            completionHandler(.cancel)
-        } else {
-            completionHandler(.allow)
-        }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        lock.lock()
-        body.append(contentsOf: data)
-        let soFar = Int64(body.count)
-        let total = expected
-        lock.unlock()
-        progress?(name, soFar, total)
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        lock.lock()
-        self.error = error
-        lock.unlock()
-        done.signal()
+    func report() {
+        progress?(name, Int64(body.count), expected)
     }
 }

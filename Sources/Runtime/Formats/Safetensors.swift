@@ -125,12 +125,11 @@ public func decodeSafetensors(_ bytes: [UInt8], source: String = "<safetensors d
         throw invalid("header length \(n) exceeds the file size \(bytes.count)")
     }
     let headerEnd = 8 + Int(n)
-    var parser = JSONParser(bytes: bytes, start: 8, end: headerEnd)
-    let root: JSONValue
+    let root: JSON
     do {
-        root = try parser.parseDocument()
-    } catch let e as JSONParser.Failure {
-        throw invalid("header JSON: \(e.message)")
+        root = try JSON.parse(Array(bytes[8..<headerEnd]))
+    } catch {
+        throw invalid("header JSON: \(error)")
     }
     guard case .object(let entries) = root else { throw invalid("header is not a JSON object") }
     let dataSize = bytes.count - headerEnd
@@ -149,17 +148,17 @@ public func decodeSafetensors(_ bytes: [UInt8], source: String = "<safetensors d
             continue
         }
         guard case .object(let fields) = value else { throw invalid("entry '\(key)' is not an object") }
-        func field(_ f: String) -> JSONValue? { fields.first(where: { $0.0 == f })?.1 }
+        func field(_ f: String) -> JSON? { fields.first(where: { $0.0 == f })?.1 }
         guard case .string(let dtype)? = field("dtype") else { throw invalid("tensor '\(key)' has no string dtype") }
         guard dtype == "F32" || dtype == "I64" else { throw invalid("tensor '\(key)' has unsupported dtype \(dtype)") }
         guard case .array(let shapeValues)? = field("shape") else { throw invalid("tensor '\(key)' has no shape array") }
         var shape: [Int] = []
         for s in shapeValues {
-            guard case .integer(let d) = s, d >= 0 else { throw invalid("tensor '\(key)' has a non-integer or negative dimension") }
+            guard case .int(let d) = s, d >= 0 else { throw invalid("tensor '\(key)' has a non-integer or negative dimension") }
             shape.append(d)
         }
         guard case .array(let offsetValues)? = field("data_offsets"), offsetValues.count == 2,
-              case .integer(let begin) = offsetValues[0], case .integer(let end) = offsetValues[1],
+              case .int(let begin) = offsetValues[0], case .int(let end) = offsetValues[1],
               begin >= 0, begin <= end
         else { throw invalid("tensor '\(key)' has invalid data_offsets") }
         guard end <= dataSize else {
@@ -230,194 +229,4 @@ public func readSafetensors(path: String) throws -> (tensors: [SafetensorsTensor
         throw FormatError.cannotRead(path: path, reason: error.localizedDescription)
     }
     return try decodeSafetensors([UInt8](data), source: path)
-}
-
-
-/// A parsed JSON value; objects keep their key order.
-enum JSONValue {
-    case object([(String, JSONValue)])
-    case array([JSONValue])
-    case string(String)
-    case integer(Int)
-    case number(Double)
-    case bool(Bool)
-    case null
-}
-
-/// A small order-preserving JSON parser for safetensors headers.
-struct JSONParser {
-    struct Failure: Error {
-        let message: String
-    }
-
-    private let bytes: [UInt8]
-    private var pos: Int
-    private let end: Int
-    private var depth = 0
-
-    init(bytes: [UInt8], start: Int, end: Int) {
-        self.bytes = bytes
-        self.pos = start
-        self.end = end
-    }
-
-    /// Parses one value followed only by whitespace.
-    mutating func parseDocument() throws -> JSONValue {
-        let v = try parseValue()
-        skipWhitespace()
-        guard pos == end else { throw fail("unexpected data after the JSON value") }
-        return v
-    }
-
-    private func fail(_ message: String) -> Failure {
-        Failure(message: "\(message) at header byte \(pos - (bytes.count >= 8 ? 8 : 0))")
-    }
-
-    private mutating func skipWhitespace() {
-        while pos < end, bytes[pos] == 0x20 || bytes[pos] == 0x0a || bytes[pos] == 0x0d || bytes[pos] == 0x09 { pos += 1 }
-    }
-
-    private mutating func expect(_ literal: String) throws {
-        for b in literal.utf8 {
-            guard pos < end, bytes[pos] == b else { throw fail("expected '\(literal)'") }
-            pos += 1
-        }
-    }
-
-    private mutating func parseValue() throws -> JSONValue {
-        skipWhitespace()
-        guard pos < end else { throw fail("unexpected end of header") }
-        switch bytes[pos] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
-        default: return try parseNumber()
-        }
-    }
-
-    private mutating func enter() throws {
-        depth += 1
-        guard depth <= 64 else { throw fail("nesting too deep") }
-    }
-
-    private mutating func parseObject() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        pos += 1
-        var members: [(String, JSONValue)] = []
-        skipWhitespace()
-        if pos < end, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
-        while true {
-            skipWhitespace()
-            guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-            let key = try parseString()
-            skipWhitespace()
-            try expect(":")
-            members.append((key, try parseValue()))
-            skipWhitespace()
-            guard pos < end else { throw fail("unterminated object") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
-            throw fail("expected ',' or '}'")
-        }
-    }
-
-    private mutating func parseArray() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        pos += 1
-        var items: [JSONValue] = []
-        skipWhitespace()
-        if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-        while true {
-            items.append(try parseValue())
-            skipWhitespace()
-            guard pos < end else { throw fail("unterminated array") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-            throw fail("expected ',' or ']'")
-        }
-    }
-
-    private mutating func hex4() throws -> UInt32 {
-        guard pos + 4 <= end else { throw fail("truncated \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[pos]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail("invalid \\u escape")
-            }
-            v = v << 4 | d
-            pos += 1
-        }
-        return v
-    }
-
-    private mutating func parseString() throws -> String {
-        pos += 1  // opening quote
-        var utf8: [UInt8] = []
-        while true {
-            guard pos < end else { throw fail("unterminated string") }
-            let c = bytes[pos]
-            pos += 1
-            if c == UInt8(ascii: "\"") { break }
-            if c < 0x20 { throw fail("control character in string") }
-            if c != UInt8(ascii: "\\") { utf8.append(c); continue }
-            guard pos < end else { throw fail("unterminated escape") }
-            let e = bytes[pos]
-            pos += 1
-            switch e {
-            case UInt8(ascii: "\""): utf8.append(0x22)
-            case UInt8(ascii: "\\"): utf8.append(0x5c)
-            case UInt8(ascii: "/"): utf8.append(0x2f)
-            case UInt8(ascii: "b"): utf8.append(0x08)
-            case UInt8(ascii: "f"): utf8.append(0x0c)
-            case UInt8(ascii: "n"): utf8.append(0x0a)
-            case UInt8(ascii: "r"): utf8.append(0x0d)
-            case UInt8(ascii: "t"): utf8.append(0x09)
-            case UInt8(ascii: "u"):
-                var code = try hex4()
-                if (0xD800..<0xDC00).contains(code) {
-                    try expect("\\u")
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw fail("invalid surrogate pair") }
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                }
-                guard let scalar = Unicode.Scalar(code) else { throw fail("invalid unicode escape") }
-                utf8.append(contentsOf: Array(String(Character(scalar)).utf8))
-            default:
-                throw fail("invalid escape")
-            }
-        }
-        guard let s = String(validating: utf8, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-        return s
-    }
-
-    private mutating func parseNumber() throws -> JSONValue {
-        let start = pos
-        var isInteger = true
-        while pos < end {
-            let c = bytes[pos]
-            if (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") {
-                pos += 1
-            } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") {
-                isInteger = false
-                pos += 1
-            } else {
-                break
-            }
-        }
-        guard pos > start else { throw fail("unexpected character") }
-        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-        if isInteger, let i = Int(text) { return .integer(i) }
-        guard let d = Double(text) else { throw fail("invalid number '\(text)'") }
-        return .number(d)
-    }
 }
