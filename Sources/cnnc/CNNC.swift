@@ -8,7 +8,7 @@ struct CNNC: ParsableCommand {
         commandName: "cnnc",
         abstract: "Compile, check and train small CNNs described in YAML, on MNIST.",
         version: cnncVersion,
-        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self])
+        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self, Lockstep.self])
 
     /// Exit codes: 0 success, 1 an invalid spec or a failed run, 2 misuse of the command line.
     static func main() {

@@ -31,6 +31,7 @@ struct Train: ParsableCommand {
         try requireMNISTInput(graph, file: file)
         let settings = TrainingSettings.resolve(spec: spec.train, overrides: training.overrides,
                                                 threads: training.resolvedThreads, validation: val, limit: dataFlags.limit)
+        let plans = try plansThatFit(graph: graph, settings: settings, file: file)
         let (quiet, json) = (output.quiet, output.json)
         let data = try loadData(dataFlags, quiet: quiet)
         let directory = output.out ?? defaultRunDirectory(name: graph.name)
@@ -41,7 +42,7 @@ struct Train: ParsableCommand {
                  + "\(plural(settings.threads, "thread")); \(groupedThousands(DataSplit(total: data.trainCount, validation: val, limit: dataFlags.limit).training.count)) training images")
         Interrupt.install()
         let started = Date()
-        let trainer = Trainer(graph: graph, settings: settings, train: data.train, test: data.test)
+        let trainer = Trainer(graph: graph, plans: plans, settings: settings, train: data.train, test: data.test)
         var bar = ProgressBar(enabled: !quiet)
         let result = trainer.run(
             progress: { p in
@@ -140,9 +141,7 @@ func loadData(_ flags: DataFlags, quiet: Bool) throws -> MNIST {
     } catch {
         bar.clear()
         printError("error: \(error)")
-        if flags.noDownload {
-            printError("hint: drop --no-download to fetch MNIST, or point --data (or $CNNC_DATA) at a directory holding the four files")
-        }
+        if let hint = dataHint(error, noDownload: flags.noDownload) { printError("hint: \(hint)") }
         throw ExitCode.failure
     }
 }

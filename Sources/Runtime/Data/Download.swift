@@ -25,6 +25,8 @@ public struct MNISTDownloader {
     public let mirrors: [String]
     /// Timeout in seconds for each request (applies to connection and to idle periods).
     public let timeout: TimeInterval
+    /// Seconds one file's download may take in all, however steadily bytes trickle in.
+    public let deadline: TimeInterval
     /// Progress callback, or `nil` for silence.
     public let progress: Progress?
 
@@ -32,10 +34,13 @@ public struct MNISTDownloader {
     /// - Parameters:
     ///   - mirrors: base URLs to try in order (a missing trailing `/` is added).
     ///   - timeout: per-request timeout in seconds (default 30).
+    ///   - deadline: seconds one file may take in all (default 600).
     ///   - progress: optional progress callback.
-    public init(mirrors: [String] = MNISTDownloader.defaultMirrors, timeout: TimeInterval = 30, progress: Progress? = nil) {
+    public init(mirrors: [String] = MNISTDownloader.defaultMirrors, timeout: TimeInterval = 30, deadline: TimeInterval = 600,
+                progress: Progress? = nil) {
         self.mirrors = mirrors.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         self.timeout = timeout
+        self.deadline = deadline
         self.progress = progress
     }
 
@@ -98,21 +103,23 @@ public struct MNISTDownloader {
         guard let url = URL(string: mirror + file.gzipName), url.scheme != nil else {
             throw MirrorFailure(reason: "invalid URL '\(mirror + file.gzipName)'")
         }
-        let body = try get(url, name: file.gzipName)
+        // No MNIST file, compressed or not, is larger than the largest decompressed one.
+        let body = try get(url, name: file.gzipName, limit: MNISTFile.readLimit)
 
         let finalPath = joinPath(directory, file.gzipName)
         let tempPath = joinPath(directory, ".\(file.gzipName).download-\(UUID().uuidString)")
+        var keepTemp = false
+        // Removed on every failure, including a write that fails half-way (a full disk).
+        defer { if !keepTemp { unlink(tempPath) } }
         do {
             try Data(body).write(to: URL(fileURLWithPath: tempPath))
         } catch {
-            throw DataError.cannotWrite(path: tempPath, reason: error.localizedDescription)
+            throw DataError.cannotWrite(path: finalPath, reason: "\(error.localizedDescription) (while writing it to a temporary file in '\(directory)', now removed)")
         }
-        var keepTemp = false
-        defer { if !keepTemp { unlink(tempPath) } }
 
         let contents: [UInt8]
         do {
-            contents = isGzip(body) ? try gunzip(body, name: url.absoluteString) : body
+            contents = isGzip(body) ? try gunzip(body, name: url.absoluteString, limit: MNISTFile.readLimit) : body
         } catch let error as DataError {
             throw MirrorFailure(reason: "corrupt download: \(error.description)")
         }
@@ -126,21 +133,30 @@ public struct MNISTDownloader {
         keepTemp = true
     }
 
-    /// Performs a blocking GET, reporting progress; returns the body of a 200 response.
-    private func get(_ url: URL, name: String) throws -> [UInt8] {
+    /// Performs a blocking GET, reporting progress; returns the body of a 200 response. A body
+    /// longer than `limit` bytes, or a download past `deadline` seconds, is cut off as a failure.
+    private func get(_ url: URL, name: String, limit: Int) throws -> [UInt8] {
         let config = URLSessionConfiguration.ephemeral
         config.timeoutIntervalForRequest = timeout
-        config.timeoutIntervalForResource = max(timeout, 3600)
+        config.timeoutIntervalForResource = deadline
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let delegate = DownloadDelegate(name: name, progress: progress)
+        let delegate = DownloadDelegate(name: name, limit: limit, progress: progress)
         let session = URLSession(configuration: config, delegate: delegate, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
         var request = URLRequest(url: url)
         request.timeoutInterval = timeout
-        session.dataTask(with: request).resume()
-        delegate.done.wait()
-
+        let task = session.dataTask(with: request)
+        task.resume()
+        // The session's resource timeout ends the task at the deadline; this wait is the backstop.
+        let finished = delegate.done.wait(timeout: .now() + deadline + 5) == .success
+        if !finished { task.cancel() }
         let outcome = delegate.outcome()
+        if outcome.overLimit {
+            throw MirrorFailure(reason: "\(url.absoluteString) sent more than \(limit) bytes, more than any MNIST file has; stopped")
+        }
+        if !finished {
+            throw MirrorFailure(reason: "\(url.absoluteString) did not finish within \(Int(deadline)) s")
+        }
         if let status = outcome.status, status != 200 {
             throw MirrorFailure(reason: "HTTP \(status) for \(url.absoluteString)")
         }
@@ -168,6 +184,8 @@ public struct MNISTDownloader {
 private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     private let name: String
+    private let limit: Int
+    private var overLimit = false
     private let progress: MNISTDownloader.Progress?
     private let lock = NSLock()
     private var body: [UInt8] = []
@@ -175,15 +193,16 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
     private var expected: Int64?
     private var error: Error?
 
-    init(name: String, progress: MNISTDownloader.Progress?) {
+    init(name: String, limit: Int, progress: MNISTDownloader.Progress?) {
         self.name = name
+        self.limit = limit
         self.progress = progress
     }
 
-    func outcome() -> (body: [UInt8], status: Int?, error: Error?) {
+    func outcome() -> (body: [UInt8], status: Int?, error: Error?, overLimit: Bool) {
         lock.lock()
         defer { lock.unlock() }
-        return (body, status, error)
+        return (body, status, error, overLimit)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -192,9 +211,14 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
         lock.lock()
         status = http?.statusCode
         expected = response.expectedContentLength >= 0 ? response.expectedContentLength : nil
-        if let e = expected, e > 0, e < (1 << 31) { body.reserveCapacity(Int(e)) }
+        if let e = expected, e > 0, e <= limit { body.reserveCapacity(Int(e)) }
+        let tooLong = expected.map { $0 > limit } ?? false
+        if tooLong { overLimit = true }
         lock.unlock()
-        if let code = http?.statusCode, code != 200 {
+        if tooLong {
+            completionHandler(.cancel)
+            done.signal()
+        } else if let code = http?.statusCode, code != 200 {
             completionHandler(.cancel)
         } else {
             completionHandler(.allow)
@@ -203,6 +227,18 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         lock.lock()
+        guard !overLimit else {
+            lock.unlock()
+            return
+        }
+        if body.count + data.count > limit {
+            overLimit = true
+            body = []
+            lock.unlock()
+            dataTask.cancel()
+            done.signal()  // the transfer is over for us, whether or not the session reports the cancel
+            return
+        }
         body.append(contentsOf: data)
         let soFar = Int64(body.count)
         let total = expected
