@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Hot loops live in Runtime. Release builds use plain -O everywhere, so preconditions and overflow
-// checks run for users and in the (release) test suite; -Ounchecked measured no faster on the
-// examples (README, "Checked builds").
+// checks run for users and in the (release) test suite; -Ounchecked saved about 1.5 % CPU time on
+// `cnnc bench examples/mnist.yaml` (README, "Checked builds").
 // CI runs `swift test -c release -Xswiftc -enable-testing` (see README.md).
 
 let package = Package(
