@@ -53,14 +53,16 @@ final class DataLimitsTests: XCTestCase {
     func testFIFOIsRefusedWithoutWaitingForAWriter() throws {
         let fifo = try temp() + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        /// Written by the reading thread before it signals, read here after the wait.
+        final class Outcome: @unchecked Sendable { var result: Result<[UInt8], Error>? }
         let done = DispatchSemaphore(value: 0)
-        var outcome: Result<[UInt8], Error>?
+        let outcome = Outcome()
         Thread.detachNewThread {
-            outcome = Result { try readFileBytes(path: fifo) }
+            outcome.result = Result { try readFileBytes(path: fifo) }
             done.signal()
         }
         XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "reading a FIFO blocked")
-        guard case let .failure(error)? = outcome else { return XCTFail("a FIFO was read") }
+        guard case let .failure(error)? = outcome.result else { return XCTFail("a FIFO was read") }
         XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
     }
 
