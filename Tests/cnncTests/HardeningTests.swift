@@ -131,6 +131,25 @@ final class HardeningTests: XCTestCase {
         assertExit(result, 1, mentions: ["not found", "drop --no-download"])
     }
 
+    func testDownloadForceReplacesACorruptFile() throws {
+        let real = try CLI.mnistDirectory()
+        let mirror = try temp()
+        let data = try temp()
+        for stem in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            try FileManager.default.copyItem(atPath: "\(real)/\(stem).gz", toPath: "\(mirror)/\(stem).gz")
+            try FileManager.default.copyItem(atPath: "\(real)/\(stem).gz", toPath: "\(data)/\(stem).gz")
+        }
+        // The test labels swapped in for the training labels: `download` alone only verifies.
+        try FileManager.default.removeItem(atPath: "\(data)/train-labels-idx1-ubyte.gz")
+        try FileManager.default.copyItem(atPath: "\(real)/t10k-labels-idx1-ubyte.gz", toPath: "\(data)/train-labels-idx1-ubyte.gz")
+        let server = try HTTPServer(directory: mirror)
+        defer { server.stop() }
+        assertExit(try CLI.run(["download", "--data", data, "--mirror", server.url]), 1,
+                   mentions: ["checksum mismatch", "cnnc download --force"])
+        assertExit(try CLI.run(["download", "--force", "--data", data, "--mirror", server.url]), 0,
+                   mentions: ["MNIST ready", "checksums verified"])
+    }
+
     // MARK: defect 11: a failed download leaves nothing behind
 
     func testDownloadFailingWhileWritingLeavesNoTempFileAndNamesTheTarget() throws {
