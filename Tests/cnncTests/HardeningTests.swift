@@ -176,8 +176,8 @@ final class HardeningTests: XCTestCase {
 func shell(_ command: String) throws -> CLIResult {
     let scratch = try CLI.temporaryDirectory(prefix: "cnnc-shell")
     defer { try? FileManager.default.removeItem(atPath: scratch) }
-    FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-    FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
+    _ = FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
+    _ = FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-c", command]
