@@ -127,7 +127,8 @@ private enum ReadOutcome {
 
 /// Reads the whole file with POSIX calls so the failure reason is the system's own words.
 private func readSpecFile(_ path: String) -> ReadOutcome {
-    let descriptor = open(path, O_RDONLY)
+    // Non-blocking, so that opening a FIFO does not wait for a writer; only regular files are read.
+    let descriptor = open(path, O_RDONLY | O_NONBLOCK)
     guard descriptor >= 0 else {
         return .failure(cannotRead(errno))
     }
@@ -139,6 +140,10 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
     if (info.st_mode & S_IFMT) == S_IFDIR {
         return .failure(cannotRead(EISDIR))
     }
+    if (info.st_mode & S_IFMT) != S_IFREG {
+        return .failure(.error(at: nil, "cannot read file: not a regular file (a FIFO, device or socket)"))
+    }
+    _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
     let size = Int(info.st_size)
     if size > maxSpecFileSize {
         return .failure(tooLarge("is \(size) bytes"))

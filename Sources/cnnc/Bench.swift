@@ -26,6 +26,10 @@ struct Bench: ParsableCommand {
         guard let graph = compilation.graph, let spec = compilation.spec else { throw ExitCode.failure }
         let settings = TrainingSettings.resolve(spec: spec.train, overrides: training.overrides,
                                                 threads: training.resolvedThreads, validation: 0, limit: nil)
+        var planned = settings
+        planned.evaluationBatch = benchmarkEvaluationBatch
+        _ = try plansThatFit(graph: graph, settings: planned, file: file,
+                             extraBytes: benchmarkDataBytes(graph: graph, batchSize: settings.batchSize))
         let result = runBenchmark(graph: graph, batchSize: settings.batchSize, steps: steps, threads: settings.threads,
                                   optimizer: settings.optimizer, seed: settings.seed)
         let peak = measureFMAPeak(threads: result.threads)

@@ -8,7 +8,7 @@ struct CNNC: ParsableCommand {
         commandName: "cnnc",
         abstract: "Compile, check and train small CNNs described in YAML, on MNIST.",
         version: cnncVersion,
-        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self, Schema.self, LSP.self,
+        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self, Schema.self, LSP.self, Lockstep.self,
                       Eval.self,    // hand-in: re-evaluate a run
                       Export.self,  // hand-in: PyTorch / ONNX
                       Report.self,  // hand-in: Markdown / LaTeX

@@ -26,6 +26,7 @@ struct Check: ParsableCommand {
         if files.isEmpty { throw ValidationError("give at least one spec file") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try validatePlanFlags(batchSize: batchSize, threads: threads)
     }
 
     func run() throws {
@@ -34,9 +35,14 @@ struct Check: ParsableCommand {
         for (i, file) in files.enumerated() {
             let compilation = Compilation.compile(path: file)
             failed = failed || compilation.hasErrors
-            let summary = compilation.graph.map { graph in
-                ModelSummary(graph: graph, train: compilation.spec?.train ?? TrainSpec(), batchSize: batchSize,
-                             threads: threads ?? availableCores())
+            let summary = compilation.graph.flatMap { graph -> ModelSummary? in
+                let settings = ModelSummary.settings(train: compilation.spec?.train ?? TrainSpec(), batchSize: batchSize,
+                                                     threads: threads ?? availableCores())
+                guard checkPlanSizes(graph: graph, settings: settings, file: file) else {
+                    failed = true
+                    return nil
+                }
+                return ModelSummary(graph: graph, settings: settings)
             }
             if json {
                 reports.append(checkJSON(file: file, compilation: compilation, summary: summary))
@@ -69,10 +75,13 @@ struct ModelSummary {
     var evaluation: BufferPlan
     var memory: ParameterMemory
 
-    init(graph: Graph, train: TrainSpec, batchSize: Int?, threads: Int) {
+    static func settings(train: TrainSpec, batchSize: Int?, threads: Int) -> TrainingSettings {
+        TrainingSettings.resolve(spec: train, overrides: TrainingOverrides(batchSize: batchSize),
+                                 threads: threads, validation: 0, limit: nil)
+    }
+
+    init(graph: Graph, settings: TrainingSettings) {
         self.graph = graph
-        let settings = TrainingSettings.resolve(spec: train, overrides: TrainingOverrides(batchSize: batchSize),
-                                                threads: threads, validation: 0, limit: nil)
         optimizer = settings.optimizer
         let plans = TrainingPlans(graph: graph, settings: settings)
         training = plans.training

@@ -34,6 +34,7 @@ struct TrainingFlags: ParsableArguments {
         if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
         if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be at least 0") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try validatePlanFlags(batchSize: batchSize, threads: threads)
         if let threads, threads > availableCores() {
             printError("note: --threads \(threads) is more than the \(availableCores()) cores; using \(availableCores())")
         }

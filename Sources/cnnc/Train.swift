@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let (quiet, json) = (output.quiet, output.json)
         var session = try resume.map(resumedSession) ?? newSession()
+        let plans = try plansThatFit(graph: session.graph, settings: session.settings, file: session.compilation.source.path)
         let data = try loadData(dataFlags, quiet: quiet)
         if session.lock == nil {
             (session.directory, session.lock) = try prepareNewRunDirectory(name: session.graph.name)
@@ -59,7 +60,7 @@ struct Train: ParsableCommand {
                  + "\(plural(settings.threads, "thread")); \(images) training images")
         Interrupt.install()
         let started = Date()
-        let trainer = Trainer(graph: graph, settings: settings, train: data.train, test: data.test)
+        let trainer = Trainer(graph: graph, plans: plans, settings: settings, train: data.train, test: data.test)
         if let checkpoint = session.checkpoint {
             do {
                 try trainer.restore(checkpoint)
@@ -346,9 +347,7 @@ func loadData(_ flags: DataFlags, quiet: Bool) throws -> MNIST {
     } catch {
         bar.clear()
         printError("error: \(error)")
-        if flags.noDownload {
-            printError("hint: drop --no-download to fetch MNIST, or point --data (or $CNNC_DATA) at a directory holding the four files")
-        }
+        if let hint = dataHint(error, noDownload: flags.noDownload) { printError("hint: \(hint)") }
         throw ExitCode.failure
     }
 }

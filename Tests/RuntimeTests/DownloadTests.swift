@@ -52,7 +52,7 @@ final class DownloadTests: XCTestCase {
         }
         for file in MNISTFile.all {
             guard let src = file.locate(in: realDir), src.hasSuffix(".gz") else {
-                throw XCTSkip("real MNIST .gz files not found in \(realDir)")
+                throw MissingMNIST(description: "real MNIST .gz files not found in \(realDir)")
             }
             try FileManager.default.copyItem(atPath: src, toPath: root + "/good/" + file.gzipName)
         }

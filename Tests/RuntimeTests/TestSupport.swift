@@ -3,7 +3,13 @@ import Foundation
 import XCTest
 @testable import Runtime
 
-/// Directory with the real MNIST .gz files: `$CNNC_DATA`, else `../shared/data/mnist`.
+/// MNIST is missing: tests that need it fail (never skip), so a run without data cannot pass.
+struct MissingMNIST: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Directory with the real MNIST .gz files: `$CNNC_DATA`, else `../shared/data/mnist`; throws
+/// ``MissingMNIST`` (the test fails) when a file is absent.
 func realMNISTDirectory() throws -> String {
     let env = ProcessInfo.processInfo.environment
     let dir: String
@@ -13,7 +19,7 @@ func realMNISTDirectory() throws -> String {
         dir = FileManager.default.currentDirectoryPath + "/../shared/data/mnist"
     }
     for file in MNISTFile.all where file.locate(in: dir) == nil {
-        throw XCTSkip("real MNIST data not found in \(dir) (set CNNC_DATA)")
+        throw MissingMNIST(description: "real MNIST data not found in \(dir) (set CNNC_DATA); tests that need it fail")
     }
     return dir
 }

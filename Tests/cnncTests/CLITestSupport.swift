@@ -67,7 +67,8 @@ enum CLI {
         return path
     }
 
-    /// MNIST: `$CNNC_DATA`, else `../shared/data/mnist` next to the package root; skips when absent.
+    /// MNIST: `$CNNC_DATA`, else `../shared/data/mnist` next to the package root; the test fails
+    /// when it is absent (no silent skip).
     static func mnistDirectory() throws -> String {
         let fm = FileManager.default
         let candidates: [String?] = [ProcessInfo.processInfo.environment["CNNC_DATA"],
@@ -79,7 +80,7 @@ enum CLI {
             }
             if complete { return dir }
         }
-        throw XCTSkip("MNIST not found (set CNNC_DATA or put it in ../shared/data/mnist)")
+        throw CLIError("MNIST not found (set CNNC_DATA or put it in ../shared/data/mnist); tests that need it fail")
     }
 
     /// Runs `cnnc` with `arguments`, capturing both streams through files (no pipe deadlocks).

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// End-to-end tests of `cnnc sweep` on MNIST. Every run is tiny (640 training images, 200
-/// validation images, one thread); tests that need MNIST skip when it is absent.
+/// validation images, one thread); tests that need MNIST fail when it is absent.
 final class SweepTests: XCTestCase {
     var scratch = ""
 

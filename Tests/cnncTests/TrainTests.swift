@@ -3,7 +3,7 @@ import Runtime
 import XCTest
 
 /// End-to-end tests of `cnnc train` on MNIST. Every run is small (`--limit`) so the whole file
-/// stays well under a minute; tests that need MNIST skip when it is absent.
+/// stays well under a minute; tests that need MNIST fail when it is absent.
 final class TrainTests: XCTestCase {
     var scratch = ""
 

@@ -22,8 +22,11 @@ public enum DataError: Error, CustomStringConvertible {
     case badDimensions(path: String, reason: String)
     /// A label is outside `0...9`.
     case badLabel(path: String, index: Int, value: UInt8)
-    /// The SHA-256 of a file's decompressed contents differs from the expected one.
-    case checksumMismatch(path: String, expected: String, actual: String)
+    /// The SHA-256 of a file's decompressed contents differs from the expected one; `contents`
+    /// says what the file holds instead when that is recognisable (empty, another MNIST file).
+    case checksumMismatch(path: String, expected: String, actual: String, contents: String?)
+    /// A file, or its decompressed contents, is larger than the file it should be can be.
+    case tooLarge(path: String, limit: Int)
     /// A required data file is not present in a directory.
     case missingFile(directory: String, stem: String, tried: [String])
     /// Images and labels of a split disagree, or a count differs from the expected one.
@@ -51,8 +54,12 @@ public enum DataError: Error, CustomStringConvertible {
             return "'\(path)' has invalid dimensions: \(reason)"
         case let .badLabel(path, index, value):
             return "'\(path)': label \(index) is \(value), expected 0...9"
-        case let .checksumMismatch(path, expected, actual):
-            return "checksum mismatch for '\(path)': expected SHA-256 \(expected), got \(actual) (the file is corrupt or not the canonical MNIST file; delete it and download again)"
+        case let .checksumMismatch(path, expected, actual, contents):
+            let what = contents.map { "; \($0)" } ?? " (the file is corrupt or not the canonical MNIST file)"
+            return "checksum mismatch for '\(path)': expected SHA-256 \(expected), got \(actual)\(what). "
+                + "Replace it with `cnnc download --force --data DIR`, or delete it and run `cnnc download`"
+        case let .tooLarge(path, limit):
+            return "'\(path)' is larger than \(limit) bytes, more than the file it should be can hold (refused before reading or inflating further)"
         case let .missingFile(directory, stem, tried):
             return "MNIST file '\(stem)' not found in '\(directory)' (looked for \(tried.map { "'\($0)'" }.joined(separator: ", "))); run `cnnc download --data DIR` to fetch it, or point --data (or $CNNC_DATA) at a directory that holds it"
         case let .inconsistent(path, reason):
@@ -69,16 +76,28 @@ private func hex32(_ v: UInt32) -> String {
     return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
 }
 
-/// Reads a whole file into memory.
+/// The most bytes a data file, or its decompressed contents, may have when the caller knows no
+/// tighter bound (1 GiB; the MNIST readers pass each file's exact size).
+public let maxDataFileBytes = 1 << 30
+
+/// Reads a whole regular file into memory. FIFOs, devices (`/dev/zero`), sockets and directories
+/// are refused without reading (a FIFO is opened non-blocking, so no writer is waited for), and a
+/// file larger than `limit` bytes is refused.
 ///
-/// - Throws: ``DataError/cannotRead(path:reason:)`` naming `path` with the system's reason.
-public func readFileBytes(path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY)
+/// - Throws: ``DataError/cannotRead(path:reason:)`` naming `path` with the system's reason, or
+///   ``DataError/tooLarge(path:limit:)``.
+public func readFileBytes(path: String, limit: Int = maxDataFileBytes) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_NONBLOCK)
     if fd < 0 { throw DataError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
     var st = stat()
     if fstat(fd, &st) != 0 { throw DataError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError.cannotRead(path: path, reason: "is a directory") }
+    if (st.st_mode & S_IFMT) != S_IFREG {
+        throw DataError.cannotRead(path: path, reason: "not a regular file (a FIFO, device or socket)")
+    }
+    if Int(st.st_size) > limit { throw DataError.tooLarge(path: path, limit: limit) }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0))
     var filled = 0
     while true {
@@ -96,6 +115,7 @@ public func readFileBytes(path: String) throws -> [UInt8] {
         }
         if n == 0 { break }
         filled += n
+        if filled > limit { throw DataError.tooLarge(path: path, limit: limit) }
     }
     bytes.removeSubrange(filled...)
     return bytes

@@ -23,6 +23,8 @@ public struct MNISTDownloader {
     public let mirrors: [String]
     /// Timeout in seconds for each request (applies to connection and to idle periods).
     public let timeout: TimeInterval
+    /// Seconds one file's download may take in all, however steadily bytes trickle in.
+    public let deadline: TimeInterval
     /// Progress callback, or `nil` for silence.
     public let progress: Progress?
 
@@ -30,10 +32,13 @@ public struct MNISTDownloader {
     /// - Parameters:
     ///   - mirrors: base URLs to try in order (a missing trailing `/` is added).
     ///   - timeout: per-request timeout in seconds (default 30).
+    ///   - deadline: seconds one file may take in all (default 600).
     ///   - progress: optional progress callback.
-    public init(mirrors: [String] = MNISTDownloader.defaultMirrors, timeout: TimeInterval = 30, progress: Progress? = nil) {
+    public init(mirrors: [String] = MNISTDownloader.defaultMirrors, timeout: TimeInterval = 30, deadline: TimeInterval = 600,
+                progress: Progress? = nil) {
         self.mirrors = mirrors.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         self.timeout = timeout
+        self.deadline = deadline
         self.progress = progress
     }
 
@@ -96,21 +101,23 @@ public struct MNISTDownloader {
         guard let url = URL(string: mirror + file.gzipName), url.scheme != nil else {
             throw MirrorFailure(reason: "invalid URL '\(mirror + file.gzipName)'")
         }
-        let body = try get(url, name: file.gzipName)
+        // No MNIST file, compressed or not, is larger than the largest decompressed one.
+        let body = try get(url, name: file.gzipName, limit: MNISTFile.readLimit)
 
         let finalPath = joinPath(directory, file.gzipName)
         let tempPath = joinPath(directory, ".\(file.gzipName).download-\(UUID().uuidString)")
+        var keepTemp = false
+        // Removed on every failure, including a write that fails half-way (a full disk).
+        defer { if !keepTemp { unlink(tempPath) } }
         do {
             try Data(body).write(to: URL(fileURLWithPath: tempPath))
         } catch {
-            throw DataError.cannotWrite(path: tempPath, reason: error.localizedDescription)
+            throw DataError.cannotWrite(path: finalPath, reason: "\(error.localizedDescription) (while writing it to a temporary file in '\(directory)', now removed)")
         }
-        var keepTemp = false
-        defer { if !keepTemp { unlink(tempPath) } }
 
         let contents: [UInt8]
         do {
-            contents = isGzip(body) ? try gunzip(body, name: url.absoluteString) : body
+            contents = isGzip(body) ? try gunzip(body, name: url.absoluteString, limit: MNISTFile.readLimit) : body
         } catch let error as DataError {
             throw MirrorFailure(reason: "corrupt download: \(error.description)")
         }
@@ -124,26 +131,33 @@ public struct MNISTDownloader {
         keepTemp = true
     }
 
-    /// Performs a blocking GET, reporting progress; returns the body of a 200 response.
+    /// Performs a blocking GET, reporting progress; returns the body of a 200 response. A body
+    /// longer than `limit` bytes, or a download past `deadline` seconds, is cut off as a failure.
     ///
     /// HTTP goes through libcurl, opened with dlopen here rather than linked (Sources/CCurl/shim.h
     /// says why: it halves every cnnc process's start-up).
-    private func get(_ url: URL, name: String) throws -> [UInt8] {
+    private func get(_ url: URL, name: String, limit: Int) throws -> [UInt8] {
         var api = cnnc_curl()
         if let reason = cnnc_curl_load(&api) {
             throw MirrorFailure(reason: "cannot download \(url.absoluteString): libcurl is not available "
                                 + "(\(String(cString: reason)); Debian: apt-get install libcurl4)")
         }
-        let transfer = Transfer(name: name, progress: progress)
+        let transfer = Transfer(name: name, limit: limit, progress: progress)
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
         var status = 0
         var length: Int64 = -1
         var error = [CChar](repeating: 0, count: 512)
         let seconds = max(1, Int(timeout.rounded(.up)))
-        let code = cnnc_curl_get(&api, url.absoluteString, seconds, seconds, max(seconds, 3600), { data, size, count, context in
+        let total = max(1, Int(deadline.rounded(.up)))
+        let code = cnnc_curl_get(&api, url.absoluteString, seconds, seconds, total, { data, size, count, context in
             guard let data, let context else { return 0 }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            // Returning less than was given makes libcurl abort the transfer (CURLE_WRITE_ERROR).
+            guard transfer.body.count + size * count <= transfer.limit else {
+                transfer.overLimit = true
+                return 0
+            }
             transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
             transfer.report()
             return size * count
@@ -151,11 +165,23 @@ public struct MNISTDownloader {
             guard let context else { return 0 }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             if total > 0 { transfer.expected = total }
+            // A non-zero return aborts: a server announcing more than any MNIST file has.
+            if total > Int64(transfer.limit) {
+                transfer.overLimit = true
+                return 1
+            }
             return 0
         }, context.toOpaque(), &status, &length, &error)
+        if transfer.overLimit {
+            throw MirrorFailure(reason: "\(url.absoluteString) sent more than \(limit) bytes, more than any MNIST file has; stopped")
+        }
         if code != 0 {
             let detail = String(cString: error)
             let words = !detail.isEmpty ? detail : api.easy_strerror?(code).map { String(cString: $0) } ?? "error \(code)"
+            // CURLE_OPERATION_TIMEDOUT after the whole deadline: the file took too long in all.
+            if code == 28 && !detail.contains("onnect") && !detail.contains("slower than") {
+                throw MirrorFailure(reason: "\(url.absoluteString) did not finish within \(total) s (\(words))")
+            }
             // Resolving, connecting, TLS set-up, timeouts, empty or failed replies.
             let unreachable: Set<Int32> = [5, 6, 7, 28, 35, 52, 55, 56]
             throw MirrorFailure(reason: unreachable.contains(code)
@@ -171,15 +197,19 @@ public struct MNISTDownloader {
     }
 }
 
-/// The state of one GET: the body so far and the size the server announced.
+/// The state of one GET: the body so far, the size the server announced, and whether it went past
+/// the limit.
 private final class Transfer {
     let name: String
+    let limit: Int
     let progress: MNISTDownloader.Progress?
     var body: [UInt8] = []
     var expected: Int64?
+    var overLimit = false
 
-    init(name: String, progress: MNISTDownloader.Progress?) {
+    init(name: String, limit: Int, progress: MNISTDownloader.Progress?) {
         self.name = name
+        self.limit = limit
         self.progress = progress
     }
 

@@ -11,11 +11,13 @@ public func isGzip(_ bytes: [UInt8]) -> Bool {
 /// A file that starts with the gzip magic `1f 8b` is decompressed with zlib (concatenated
 /// members are supported); any other file is returned unchanged.
 ///
-/// - Throws: ``DataError/cannotRead(path:reason:)``, ``DataError/corruptGzip(path:reason:)`` or
-///   ``DataError/truncatedGzip(path:)``, all naming `path`.
-public func readMaybeGzip(path: String) throws -> [UInt8] {
-    let raw = try readFileBytes(path: path)
-    return isGzip(raw) ? try gunzip(raw, name: path) : raw
+/// Neither the file nor its decompressed contents may pass `limit` bytes.
+///
+/// - Throws: ``DataError/cannotRead(path:reason:)``, ``DataError/corruptGzip(path:reason:)``,
+///   ``DataError/truncatedGzip(path:)`` or ``DataError/tooLarge(path:limit:)``, all naming `path`.
+public func readMaybeGzip(path: String, limit: Int = maxDataFileBytes) throws -> [UInt8] {
+    let raw = try readFileBytes(path: path, limit: limit)
+    return isGzip(raw) ? try gunzip(raw, name: path, limit: limit) : raw
 }
 
 /// Decompresses a gzip (or zlib) stream held in memory.
@@ -24,8 +26,11 @@ public func readMaybeGzip(path: String) throws -> [UInt8] {
 ///   - input: the compressed bytes; several concatenated gzip members are decoded one after the
 ///     other, and trailing zero padding is ignored.
 ///   - name: the file name used in error messages.
-/// - Throws: ``DataError/corruptGzip(path:reason:)`` or ``DataError/truncatedGzip(path:)``.
-public func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
+///   - limit: the most bytes the output may have; inflation stops with
+///     ``DataError/tooLarge(path:limit:)`` as soon as it would pass them (a gzip bomb).
+/// - Throws: ``DataError/corruptGzip(path:reason:)``, ``DataError/truncatedGzip(path:)`` or
+///   ``DataError/tooLarge(path:limit:)``.
+public func gunzip(_ input: [UInt8], name: String, limit: Int = maxDataFileBytes) throws -> [UInt8] {
     guard input.count <= Int(UInt32.max) else {
         throw DataError.corruptGzip(path: name, reason: "compressed file larger than 4 GiB is not supported")
     }
@@ -37,6 +42,8 @@ public func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
         // Deflate cannot expand more than ~1032:1, so a larger ISIZE means a damaged trailer.
         hint = min(max(isize, hint), 1 << 30, input.count * 1032)
     }
+    // Room for one byte past the limit, so that an output over it is seen.
+    hint = min(hint, limit + 1)
     var stream = z_stream()
     let initStatus = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
     guard initStatus == Z_OK else {
@@ -53,8 +60,11 @@ public func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
         stream.next_in = UnsafeMutablePointer(mutating: inBase)
         stream.avail_in = uInt(inBuf.count)
         while true {
+            if produced > limit {
+                throw DataError.tooLarge(path: name, limit: limit)
+            }
             if produced == output.count {
-                output.append(contentsOf: repeatElement(0, count: output.count))
+                output.append(contentsOf: repeatElement(0, count: min(output.count, limit + 1 - produced)))
             }
             let status = output.withUnsafeMutableBufferPointer { outBuf -> Int32 in
                 guard let outBase = outBuf.baseAddress else { return Z_MEM_ERROR }
@@ -64,6 +74,9 @@ public func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
                 let result = inflate(&stream, Z_NO_FLUSH)
                 produced += room - Int(stream.avail_out)
                 return result
+            }
+            if produced > limit {
+                throw DataError.tooLarge(path: name, limit: limit)
             }
             switch status {
             case Z_OK:

@@ -30,6 +30,36 @@ public struct MNISTFile: Sendable, Hashable {
     /// The compressed file name, `stem + ".gz"`.
     public var gzipName: String { stem + ".gz" }
 
+    /// Bytes of the decompressed file: the IDX header and one byte per pixel or label.
+    public var byteCount: Int {
+        switch kind {
+        case .images: return 16 + count * MNIST.pixelsPerImage
+        case .labels: return 8 + count
+        }
+    }
+
+    /// Reading any of the four files stops past the largest one's size (nor may a compressed file
+    /// be larger), so no file can exhaust memory, yet a swapped file is still read and recognised.
+    public static let readLimit = all.map(\.byteCount).max() ?? 0
+
+    /// "the test images".
+    public var role: String {
+        "the \(count == 60000 ? "training" : "test") \(kind == .images ? "images" : "labels")"
+    }
+
+    /// What `bytes` (a file that failed its checksum) holds instead, when recognisable: nothing,
+    /// or another of the four MNIST files (a train/test or images/labels swap).
+    func recognise(_ bytes: [UInt8], sha256 actual: String) -> String? {
+        if bytes.isEmpty { return "the file is empty (0 bytes after decompression; expected \(byteCount))" }
+        if let other = MNISTFile.all.first(where: { $0.sha256 == actual }) {
+            return "its contents are '\(other.stem)' (\(other.role)), not \(role): the files were swapped or misnamed"
+        }
+        if bytes.count != byteCount {
+            return "it has \(bytes.count) bytes after decompression; \(role) have \(byteCount)"
+        }
+        return nil
+    }
+
     /// The 60,000 training images.
     public static let trainImages = MNISTFile(
         stem: "train-images-idx3-ubyte", kind: .images, count: 60000,
@@ -74,11 +104,12 @@ public struct MNISTFile: Sendable, Hashable {
             throw DataError.missingFile(directory: directory, stem: stem,
                                         tried: [joinPath(directory, gzipName), joinPath(directory, stem)])
         }
-        let bytes = try readMaybeGzip(path: path)
+        let bytes = try readMaybeGzip(path: path, limit: MNISTFile.readLimit)
         if verify {
             let actual = sha256Hex(bytes)
             guard actual == sha256 else {
-                throw DataError.checksumMismatch(path: path, expected: sha256, actual: actual)
+                throw DataError.checksumMismatch(path: path, expected: sha256, actual: actual,
+                                                 contents: recognise(bytes, sha256: actual))
             }
         }
         return (path, bytes)

@@ -40,12 +40,13 @@ let dropoutBlock = 4096
 
 /// Dropout forward in training mode (inverted) for elements [first, first + count): each element
 /// is kept with probability 1 − p and scaled by 1/(1 − p); the mask holds 0 or 1/(1 − p). May run
-/// in place. `first` must be a multiple of `dropoutBlock`.
+/// in place. A non-empty range must start on a multiple of `dropoutBlock` (an empty share, such as
+/// a last lane's past the end, may start anywhere).
 /// - input, output, mask: [total], touched in [first, first + count)
 @inline(never)
 func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     mask: UnsafeMutablePointer<Float>, p: Double, seed: UInt64, first: Int, count: Int) {
-    precondition(first % dropoutBlock == 0, "dropout ranges start on a block")
+    precondition(count == 0 || first % dropoutBlock == 0, "dropout ranges start on a block")
     let scale = Float(1 / (1 - p))
     let threshold = Float(p)
     var start = first

@@ -20,11 +20,11 @@ public struct BenchmarkResult: Sendable {
 public func runBenchmark(graph: Graph, batchSize: Int, steps: Int, warmup: Int = 5, threads: Int,
                          optimizer: OptimizerSettings, seed: UInt64) -> BenchmarkResult {
     setBLASThreads(1)
-    let network = Network(graph: graph, trainingBatch: batchSize, evaluationBatch: 1, optimizer: optimizer, seed: seed,
-                          lanes: threads)
+    let network = Network(graph: graph, trainingBatch: batchSize, evaluationBatch: benchmarkEvaluationBatch,
+                          optimizer: optimizer, seed: seed, lanes: threads)
     var generator = SeededGenerator(seed: seed)
     let features = graph.input.elementCount
-    let examples = batchSize * 4
+    let examples = batchSize * benchmarkBatchesOfData
     let images = (0..<(examples * features)).map { _ in generator.nextFloat(in: -1, 1) }
     let labels = (0..<examples).map { _ in Int32(generator.nextInt(below: Graph.classCount)) }
     let indices = (0..<Int32(examples)).map { $0 }
@@ -51,4 +51,14 @@ public func runBenchmark(graph: Graph, batchSize: Int, steps: Int, warmup: Int =
                            forwardMilliseconds: profile.forward.map { $0 * scale },
                            backwardMilliseconds: profile.backward.map { $0 * scale },
                            updateMilliseconds: profile.update * scale, stepMilliseconds: wall * 1000)
+}
+
+/// The benchmark's network evaluates nothing: its evaluation plan is for one example.
+public let benchmarkEvaluationBatch = 1
+/// Synthetic examples the benchmark cycles through, in batches.
+let benchmarkBatchesOfData = 4
+
+/// Bytes of the benchmark's synthetic images, labels and indices (besides the network).
+public func benchmarkDataBytes(graph: Graph, batchSize: Int) -> Int {
+    batchSize * benchmarkBatchesOfData * (graph.input.elementCount * MemoryLayout<Float>.size + 2 * MemoryLayout<Int32>.size)
 }
