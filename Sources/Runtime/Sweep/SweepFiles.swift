@@ -46,6 +46,7 @@ extension SweepPlan {
             ])),
             ("data", .string(dataDirectory)),
             ("run_count", .int(runs.count)),
+            ("identity_sha256", .string(sha256Hex(Array(identityJSON().rendered().utf8)))),
             ("identity", identityJSON()),
         ])
     }
@@ -74,10 +75,7 @@ public func prepareSweepDirectory(_ plan: SweepPlan, directory: String, dataDire
         if old["spec_sha256"] as? String != plan.specSHA256 {
             throw SweepManifestError("\(directory) holds a sweep of another spec (SHA-256 \(String((old["spec_sha256"] as? String ?? "?").prefix(12)))…, this one \(plan.specSHA256.prefix(12))…); use another --out, or --force to re-run it with this spec")
         }
-        let oldText = try JSONSerialization.data(withJSONObject: old, options: [.sortedKeys])
-        let newObject = try JSONSerialization.jsonObject(with: Data(identity.rendered().utf8))
-        let newText = try JSONSerialization.data(withJSONObject: newObject, options: [.sortedKeys])
-        if oldText != newText {
+        if existing["identity_sha256"] as? String != sha256Hex(Array(identity.rendered().utf8)) {
             throw SweepManifestError("\(directory) holds a sweep with other settings or values; use another --out, or --force to re-run the runs that differ")
         }
     } else if FileManager.default.fileExists(atPath: directory) {
@@ -194,6 +192,27 @@ func writeRunStatus(_ plan: SweepPlan, _ result: SweepRunResult, directory: Stri
                             to: directory + "/" + SweepFiles.runStatus)
 }
 
+/// run.json as read back. `JSONDecoder` reads numbers exactly (shortest round-trip text back to
+/// the same Double), so tables rebuilt from disk equal the ones made in memory.
+private struct RunStatusFile: Decodable {
+    struct Epoch: Decodable {
+        var epoch: Int
+        var train_loss: Double
+        var train_accuracy: Double
+        var validation_accuracy: Double?
+        var test_accuracy: Double
+        var train_seconds: Double
+        var evaluation_seconds: Double
+        var images_per_second: Double
+    }
+
+    var status: String
+    var reason: String?
+    var seconds: Double
+    var run_sha256: String
+    var epochs: [Epoch]
+}
+
 /// What `directory` holds for each run of `plan`: finished or failed (from run.json, when its
 /// settings are this run's), else not run.
 public func loadSweepResults(_ plan: SweepPlan, directory: String) -> [SweepRunResult] {
@@ -201,26 +220,18 @@ public func loadSweepResults(_ plan: SweepPlan, directory: String) -> [SweepRunR
         let notRun = SweepRunResult(run: run, status: .notRun, epochs: [], seconds: 0)
         let path = directory + "/" + run.directoryName + "/" + SweepFiles.runStatus
         guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              object["run_sha256"] as? String == sha256Hex(Array(plan.runJSON(run).rendered().utf8)),
-              let status = object["status"] as? String, let epochs = object["epochs"] as? [[String: Any]] else {
+              let file = try? JSONDecoder().decode(RunStatusFile.self, from: data),
+              file.run_sha256 == sha256Hex(Array(plan.runJSON(run).rendered().utf8)) else {
             return notRun
         }
-        let reports = epochs.compactMap(decodeEpoch)
-        guard reports.count == epochs.count else { return notRun }
-        let seconds = (object["seconds"] as? NSNumber)?.doubleValue ?? 0
-        let outcome: SweepRunStatus = status == "finished" ? .finished : .failed(object["reason"] as? String ?? "failed")
-        return SweepRunResult(run: run, status: outcome, epochs: reports, seconds: seconds)
+        let reports = file.epochs.map { e in
+            EpochReport(epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_accuracy,
+                        validationAccuracy: e.validation_accuracy, testAccuracy: e.test_accuracy, trainSeconds: e.train_seconds,
+                        evaluationSeconds: e.evaluation_seconds, imagesPerSecond: e.images_per_second)
+        }
+        let outcome: SweepRunStatus = file.status == "finished" ? .finished : .failed(file.reason ?? "failed")
+        return SweepRunResult(run: run, status: outcome, epochs: reports, seconds: file.seconds)
     }
-}
-
-private func decodeEpoch(_ object: [String: Any]) -> EpochReport? {
-    func number(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
-    guard let epoch = object["epoch"] as? Int, let loss = number("train_loss"), let train = number("train_accuracy"),
-          let test = number("test_accuracy") else { return nil }
-    return EpochReport(epoch: epoch, trainLoss: loss, trainAccuracy: train, validationAccuracy: number("validation_accuracy"),
-                       testAccuracy: test, trainSeconds: number("train_seconds") ?? 0,
-                       evaluationSeconds: number("evaluation_seconds") ?? 0, imagesPerSecond: number("images_per_second") ?? 0)
 }
 
 // MARK: - Commands for other engines

@@ -274,7 +274,7 @@ public final class SweepPlan: @unchecked Sendable {
 
     /// `dropout=0.5, lr=0.01, without BatchNorm2D`.
     static func describe(_ point: SweepPoint, axes: [SweepAxis]) -> String {
-        var parts = zip(axes, point.values).map { "\($0.parameter.name)=\($1)" }
+        var parts = zip(axes, point.values).filter { $0.0.values.values.count > 1 }.map { "\($0.parameter.name)=\($1)" }
         if let ablation = point.ablation { parts.append(ablation.label) }
         return parts.isEmpty ? "the spec as written" : parts.joined(separator: ", ")
     }
