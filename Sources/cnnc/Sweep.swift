@@ -493,7 +493,7 @@ func sweepReport(_ plan: SweepPlan, rows: [SweepRow]) -> String {
     var headers = columns + ["train loss"]
     if validation > 0 { headers.append("val acc") }
     headers += ["test acc", "seconds", ""]
-    let numeric = Set((columns.count - (plan.hasAblations ? 1 : 0) ..< headers.count - 1).map { $0 }).union(0..<(plan.sweptAxes.count))
+    let numeric = Set(0..<plan.sweptAxes.count).union(columns.count..<(headers.count - 1))
     var table = TextTable(headers: headers, rightAligned: numeric)
     for row in orderedRows(plan, rows) {
         var cells = pointCells(plan, point: row.point) + [cell(row.trainLoss)]

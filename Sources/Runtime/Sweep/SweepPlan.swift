@@ -111,7 +111,7 @@ public final class SweepPlan: @unchecked Sendable {
         }
         let dropoutAxis = axes.firstIndex { $0.parameter == .dropout }
         if dropoutAxis != nil && !baseSpec.hasDropout {
-            throw SweepPlanError.invalidSpec("\(source.path): error: the spec has no Dropout layer, so --dropout would train identical models")
+            throw SweepPlanError.invalidSpec("\(source.path): error: the spec has no Dropout layer, so --dropout would train \(axes[dropoutAxis!].values.values.count) identical models")
         }
         let baseSettings = TrainingSettings.resolve(spec: baseSpec.train, overrides: TrainingOverrides(optimizer: definition.optimizer),
                                                     threads: definition.threads, validation: definition.validation,
