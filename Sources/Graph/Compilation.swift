@@ -34,7 +34,7 @@ public struct Compilation: Sendable {
             spec = spec.settingDropout(dropout)
         }
         let (graph, graphDiagnostics) = Graph.compile(spec)
-        let all = (parsed.diagnostics + graphDiagnostics).sorted { a, b in
+        let all = (parsed.diagnostics + graphDiagnostics + inputOrderWarnings(spec)).sorted { a, b in
             switch (a.location, b.location) {
             case (nil, .some): return true
             case let (.some(x), .some(y)): return x < y
@@ -43,4 +43,14 @@ public struct Compilation: Sendable {
         }
         return Compilation(source: parsed.source, spec: spec, graph: graph, diagnostics: all)
     }
+}
+
+/// `input:` is (C, H, W); a shape that reads like channels-last (H, W, C) — a last dimension of
+/// 1 to 4 after two larger ones, as in `[28, 28, 1]` — gets a warning at `input:` saying so.
+func inputOrderWarnings(_ spec: ModelSpec) -> [Diagnostic] {
+    let dims = spec.input
+    guard dims.count == 3, dims[2] <= 4, dims[0] > 4, dims[1] > 4 else { return [] }
+    return [.warning(at: spec.inputLocation,
+                     "input \(dims) reads as \(dims[0]) channels of \(dims[1])×\(dims[2]) images: `input:` is (C, H, W), channels first",
+                     hint: "for \(dims[0])×\(dims[1]) images with \(dims[2]) channel\(dims[2] == 1 ? "" : "s") write [\(dims[2]), \(dims[0]), \(dims[1])]")]
 }

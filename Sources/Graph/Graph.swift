@@ -338,6 +338,8 @@ public func formatFixed(_ value: Double, digits: Int) -> String {
     guard value.isFinite else { return "\(value)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
+    // Beyond Int's range (about 9.2e18 after scaling) the digits are Swift's shortest form.
+    guard abs(value) * scale < 9e18 else { return "\(value)" }
     let scaled = (abs(value) * scale).rounded()
     let whole = Int(scaled / scale)
     let fraction = Int(scaled - Double(whole) * scale)

@@ -63,14 +63,14 @@ public final class Network {
     private let evaluationBindings: [StepBinding]
     private let updateGroups: [UpdateGroup]
     /// Optimizer steps taken.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// The threads that execute each step together (as many as the plans were made for).
     private let pool: LanePool
     private let inputFeatures: Int
     private let inputChannels: Int
     /// When set, every forward and backward pass adds each step's seconds to it (benchmarks).
     public var profile: LayerProfile?
-    private var dropoutGenerator: SeededGenerator
+    var dropoutGenerator: SeededGenerator
 
     public convenience init(graph: Graph, trainingBatch: Int, evaluationBatch: Int, optimizer: OptimizerSettings,
                             seed: UInt64, lanes: Int = 1) {

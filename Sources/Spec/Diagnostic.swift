@@ -109,14 +109,48 @@ public struct SourceFile: Sendable {
     public init(path: String, text: String) {
         self.path = path
         self.text = text
-        // Swift reads "\r\n" as one Character; split on every break libyaml counts as a line.
-        self.lines = text.split(omittingEmptySubsequences: false) { character in
-            SourceFile.lineBreaks.contains(character)
-        }
+        self.lines = SourceFile.splitLines(text)
     }
 
-    /// The line terminators YAML recognises: LF, CRLF, CR, NEL, LS and PS.
-    private static let lineBreaks: Set<Character> = ["\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"]
+    /// Splits on every break libyaml counts as a line: LF, CRLF, CR, NEL, LS and PS. One pass
+    /// over the UTF-8 bytes (linear, and fast on megabyte files).
+    static func splitLines(_ text: String) -> [Substring] {
+        let utf8 = text.utf8
+        var lines: [Substring] = []
+        var start = utf8.startIndex
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            var breakLength = 0
+            if byte == 0x0A {
+                breakLength = 1
+            } else if byte == 0x0D {
+                let next = utf8.index(after: index)
+                breakLength = next != utf8.endIndex && utf8[next] == 0x0A ? 2 : 1
+            } else if byte == 0xC2 || byte == 0xE2 {
+                let second = utf8.index(after: index)
+                if second != utf8.endIndex {
+                    if byte == 0xC2 && utf8[second] == 0x85 {
+                        breakLength = 2
+                    } else if byte == 0xE2, utf8[second] == 0x80 {
+                        let third = utf8.index(after: second)
+                        if third != utf8.endIndex && (utf8[third] == 0xA8 || utf8[third] == 0xA9) {
+                            breakLength = 3
+                        }
+                    }
+                }
+            }
+            if breakLength == 0 {
+                index = utf8.index(after: index)
+                continue
+            }
+            lines.append(text[start..<index])
+            index = utf8.index(index, offsetBy: breakLength)
+            start = index
+        }
+        lines.append(text[start..<utf8.endIndex])
+        return lines
+    }
 
     /// The 1-based line `number` without its line terminator, if the file has it.
     public func line(_ number: Int) -> Substring? {
@@ -151,10 +185,12 @@ public struct SourceFile: Sendable {
 }
 
 extension String {
+    /// Tabs shown as `→`, one column wide like the tab's single character, so the caret still
+    /// lines up and a tab in the indentation is visible.
     fileprivate func replacingTabs() -> String {
         var out = ""
         for character in self {
-            out += character == "\t" ? " " : String(character)
+            out += character == "\t" ? "→" : String(character)
         }
         return out
     }

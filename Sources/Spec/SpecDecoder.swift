@@ -1,20 +1,35 @@
 /// Decodes a `YAMLNode` tree into a `ModelSpec` by hand, collecting every problem it finds.
 /// Each layer is decoded on its own, so one bad layer never hides errors in the others.
 public struct SpecDecoder {
-    /// The top-level keys of a v1 spec.
-    public static let topLevelKeys = ["name", "input", "layers", "train"]
-    /// The keys of the `train:` section.
-    public static let trainKeys = ["epochs", "batch_size", "optimizer", "seed"]
-    /// The keys of a `train.optimizer` mapping.
-    public static let optimizerKeys = ["name", "lr", "momentum", "weight_decay"]
+    /// The top-level keys of a v1 spec (`LayerTable.topLevelKeys`).
+    public static var topLevelKeys: [String] { LayerTable.topLevelKeys.keys }
+    /// The keys of the `train:` section (`LayerTable.trainKeys`).
+    public static var trainKeys: [String] { LayerTable.trainKeys.keys }
+    /// The keys of a `train.optimizer` mapping (`LayerTable.optimizerKeys`).
+    public static var optimizerKeys: [String] { LayerTable.optimizerKeys.keys }
 
     /// Every problem found so far, in discovery order.
-    public private(set) var diagnostics: [Diagnostic] = []
-    private let defaultName: String
+    public internal(set) var diagnostics: [Diagnostic] = []
+    /// Problems found but not recorded once `diagnostics` held `maxDiagnostics` (only the cheap,
+    /// numerous kinds are skipped: unknown and duplicate keys), so huge broken files stay fast.
+    public internal(set) var omittedCount = 0
 
-    /// - Parameter defaultName: the model name used when the spec has no `name:`.
-    public init(defaultName: String) {
+    /// True (and counts one omitted problem) once `maxDiagnostics` problems are recorded.
+    mutating func omitting() -> Bool {
+        guard diagnostics.count >= maxDiagnostics else { return false }
+        omittedCount += 1
+        return true
+    }
+    private let defaultName: String
+    /// The text being decoded, when known: fixes that delete whole lines check it first.
+    let source: SourceFile?
+
+    /// - Parameters:
+    ///   - defaultName: the model name used when the spec has no `name:`.
+    ///   - source: the text the tree was parsed from, for fixes that edit whole lines.
+    public init(defaultName: String, source: SourceFile? = nil) {
         self.defaultName = defaultName
+        self.source = source
     }
 
     /// Decodes `root`; returns nil when any error was found (see `diagnostics`).
@@ -34,7 +49,7 @@ public struct SpecDecoder {
         var layersLocation: SourceLocation?
         var train = TrainSpec()
 
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             switch entry.key {
             case "name":
                 if let text = string(entry.value, key: "name") {
@@ -51,8 +66,7 @@ public struct SpecDecoder {
             case "train":
                 train = decodeTrain(entry.value)
             default:
-                reportUnknownKey(entry, among: Self.topLevelKeys, what: "key", place: "",
-                                 fallback: "a spec has the keys \(Self.list(Self.topLevelKeys))")
+                reportUnknownTopLevelKey(entries, index, in: root)
             }
         }
         if layersLocation == nil {
@@ -81,7 +95,7 @@ public struct SpecDecoder {
         }
         var shape: [Int] = []
         for item in items {
-            if let value = integer(item, key: "input", atLeast: 1) {
+            if let value = integer(item, key: "input", range: Self.range(of: "input", in: LayerTable.topLevelKeys)) {
                 shape.append(value)
             }
         }
@@ -94,15 +108,23 @@ public struct SpecDecoder {
                                       hint: "list at least one layer, e.g. `- Linear: {out_features: 10}`"))
             return []
         }
-        guard case .sequence(let items) = node.value else {
+        guard case .sequence(let allItems) = node.value else {
             diagnostics.append(.error(at: node.location, "'layers' must be a list, got \(node.summary)",
                                       hint: "start each layer on its own line with `- `"))
             return []
         }
-        if items.isEmpty {
+        if allItems.isEmpty {
             diagnostics.append(.error(at: keyLocation, "'layers' is empty",
                                       hint: "list at least one layer, e.g. `- Linear: {out_features: 10}`"))
             return []
+        }
+        var items = allItems
+        if items.count > LayerTable.maxLayers {
+            diagnostics.append(.error(
+                at: items[LayerTable.maxLayers].location,
+                "too many layers: a spec may have at most \(LayerTable.maxLayers) (this file has \(items.count))",
+                hint: "a model under the 1,000,000-parameter limit needs far fewer layers"))
+            items = Array(items.prefix(LayerTable.maxLayers))
         }
         var layers: [LayerSpec] = []
         var softmaxLocations: [(index: Int, location: SourceLocation)] = []
@@ -132,18 +154,19 @@ public struct SpecDecoder {
                                     hint: "write e.g. `train: {epochs: 10, batch_size: 32}`") else {
             return train
         }
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             switch entry.key {
             case "epochs":
-                train.epochs = integer(entry.value, key: "epochs", atLeast: 1)
+                train.epochs = integer(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.trainKeys))
             case "batch_size":
-                train.batchSize = integer(entry.value, key: "batch_size", atLeast: 1)
+                train.batchSize = integer(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.trainKeys))
             case "seed":
-                train.seed = integer(entry.value, key: "seed", atLeast: 0).map { UInt64($0) }
+                train.seed = integer(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.trainKeys))
+                    .map { UInt64($0) }
             case "optimizer":
                 train.optimizer = decodeOptimizer(entry.value, keyLocation: entry.keyNode.location)
             default:
-                reportUnknownKey(entry, among: Self.trainKeys, what: "key", place: " in 'train'",
+                reportUnknownKey(entries, index, in: node, among: LayerTable.trainKeys, what: "key", place: " in 'train'",
                                  fallback: "'train' has the keys \(Self.list(Self.trainKeys))")
             }
         }
@@ -163,21 +186,21 @@ public struct SpecDecoder {
         var sawName = false
         var spec = OptimizerSpec(kind: TrainDefaults.optimizer)
         var momentumLocation: SourceLocation?
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             switch entry.key {
             case "name":
                 sawName = true
                 kind = optimizerKind(entry.value)
             case "lr":
-                spec.lr = number(entry.value, key: "lr", range: .positive)
+                spec.lr = number(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.optimizerKeys))
             case "momentum":
                 momentumLocation = entry.keyNode.location
-                spec.momentum = number(entry.value, key: "momentum", range: .unitHalfOpen)
+                spec.momentum = number(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.optimizerKeys))
             case "weight_decay":
-                spec.weightDecay = number(entry.value, key: "weight_decay", range: .nonNegative)
+                spec.weightDecay = number(entry.value, key: entry.key, range: Self.range(of: entry.key, in: LayerTable.optimizerKeys))
             default:
-                reportUnknownKey(entry, among: Self.optimizerKeys, what: "key", place: " in 'optimizer'",
-                                 fallback: "'optimizer' has the keys \(Self.list(Self.optimizerKeys))")
+                reportUnknownKey(entries, index, in: node, among: LayerTable.optimizerKeys, what: "key",
+                                 place: " in 'optimizer'", fallback: "'optimizer' has the keys \(Self.list(Self.optimizerKeys))")
             }
         }
         if !sawName {
@@ -242,20 +265,12 @@ public struct SpecDecoder {
                     "a layer must be a single `Name: {arguments}` entry; found extra key '\(extraName)'",
                     hint: "indent the arguments under '\(layerName):' or write `- \(layerName): {\(extraName): …}`"))
                 var partial = DecodedItem()
-                partial.isSoftmax = layerKindName(first.key) == "softmax"
+                partial.isSoftmax = first.key.scalarText.flatMap { LayerName(spelling: $0) } == .softmax
                 partial.nameLocation = first.key.location
                 return partial
             }
             return decodeLayer(nameNode: first.key, arguments: first.value)
         }
-    }
-
-    /// The lowercased canonical name when `node` names a whitelisted layer.
-    private func layerKindName(_ node: YAMLNode) -> String? {
-        guard case .scalar(let text, _) = node.value else { return nil }
-        let lowered = text.lowercased()
-        let canonical = LayerKind.canonicalNames.map { $0.lowercased() }
-        return canonical.contains(lowered) ? lowered : nil
     }
 
     private mutating func decodeLayer(nameNode: YAMLNode, arguments: YAMLNode?) -> DecodedItem {
@@ -265,269 +280,222 @@ public struct SpecDecoder {
             diagnostics.append(.error(at: nameNode.location, "a layer name must be a plain word, got \(nameNode.summary)"))
             return result
         }
-        guard let kindName = layerKindName(nameNode) else {
-            reportUnknownLayer(text, at: nameNode.location)
+        guard let kind = LayerName(spelling: text) else {
+            reportUnknownLayer(text, node: nameNode)
             return result
         }
-        result.isSoftmax = kindName == "softmax"
-        let canonical = LayerKind.canonicalNames.first { $0.lowercased() == kindName } ?? text
-        var args = Arguments(layer: canonical, layerLocation: nameNode.location)
+        result.isSoftmax = kind == .softmax
+        let schema = kind.schema
+        let canonical = schema.canonicalName
+        var entries: [Entry] = []
         if let arguments, !arguments.isNull {
-            guard let entries = mapping(arguments, what: "the arguments of \(canonical)",
-                                        hint: "write arguments as `- \(canonical): {key: value, …}`") else {
+            guard let read = mapping(arguments, what: "the arguments of \(canonical)",
+                                     hint: "write arguments as `- \(canonical): {key: value, …}`") else {
                 return result
             }
-            args.entries = entries
+            entries = read
         }
-        let allowed = Self.argumentNames[kindName] ?? ["name"]
-        for entry in args.entries where !allowed.contains(entry.key) {
-            reportUnknownKey(entry, among: allowed, what: "argument", place: " for \(canonical)",
-                             fallback: "\(canonical) takes \(Self.list(allowed))")
+        var values = ArgumentValues()
+        var valid = true
+        // Required arguments an unknown key already points at (`kernal_size`, `filters`): their
+        // did-you-mean is the one error, not also "needs 'kernel_size'".
+        var pointedAt: Set<String> = []
+        for (index, entry) in entries.enumerated() {
+            if let argument = schema.argument(named: entry.key) {
+                if reportPaddingWord(entry, layer: schema, entries: entries) {
+                    valid = false
+                } else if let value = read(entry.value, as: argument) {
+                    values.values[entry.key] = value
+                } else {
+                    valid = false
+                }
+            } else if let target = reportUnknownArgument(entries, index, in: arguments, layer: schema, nameNode: nameNode) {
+                pointedAt.insert(target)
+            }
         }
-        let name = args.node("name").flatMap { string($0, key: "name") }
-        guard let kind = decodeKind(kindName, args) else {
+        for argument in schema.requiredArguments where values.values[argument.key] == nil {
+            let written = entries.contains { $0.key == argument.key }
+            if !written && !pointedAt.contains(argument.key) {
+                diagnostics.append(.error(at: nameNode.location, "\(canonical) needs '\(argument.key)'",
+                                          hint: "write e.g. `- \(canonical): {\(argument.key): …}`"))
+            }
+            valid = false
+        }
+        guard valid, let layerKind = build(kind, values, entries: entries) else {
             return result
         }
-        result.layer = LayerSpec(kind: kind, name: name, location: nameNode.location,
-                                 argumentLocations: args.locations)
+        var locations: [String: SourceLocation] = [:]
+        for entry in entries where locations[entry.key] == nil {
+            locations[entry.key] = entry.keyNode.location
+        }
+        result.layer = LayerSpec(kind: layerKind, name: values.string("name"), location: nameNode.location,
+                                 argumentLocations: locations)
         return result
     }
 
-    /// The arguments each layer accepts, by lowercased canonical name.
-    private static let argumentNames: [String: [String]] = [
-        "conv2d": ["out_channels", "kernel_size", "stride", "padding", "bias", "weight_decay", "name"],
-        "maxpool2d": ["kernel_size", "stride", "padding", "name"],
-        "batchnorm2d": ["eps", "momentum", "name"],
-        "dropout": ["p", "name"],
-        "linear": ["out_features", "bias", "weight_decay", "name"],
-        "relu": ["name"],
-        "softmax": ["name"],
-    ]
-
-    private mutating func decodeKind(_ kindName: String, _ args: Arguments) -> LayerKind? {
-        switch kindName {
-        case "conv2d":
-            let outChannels = require(integerField(args, "out_channels", atLeast: 1), "out_channels", args)
-            let kernel = require(pairField(args, "kernel_size", atLeast: 1), "kernel_size", args)
-            let stride = pairField(args, "stride", atLeast: 1).or(LayerDefaults.convStride)
-            let padding = pairField(args, "padding", atLeast: 0).or(LayerDefaults.convPadding)
-            let bias = booleanField(args, "bias").or(LayerDefaults.bias)
-            let decay = numberField(args, "weight_decay", range: .nonNegative)
-            guard let outChannels, let kernel, let stride, let padding, let bias, decay.isValid else {
+    /// The typed layer from arguments that were all read without error and include every required
+    /// one. Defaults are `LayerDefaults`' (the table's `ArgumentDefault`s name the same values).
+    /// The switch is exhaustive: a new `LayerName` does not compile until it is decoded here.
+    private mutating func build(_ kind: LayerName, _ values: ArgumentValues, entries: [Entry]) -> LayerKind? {
+        switch kind {
+        case .conv2d:
+            guard let outChannels = values.integer("out_channels"), let kernel = values.pair("kernel_size") else {
                 return nil
             }
-            let conv = Conv2DSpec(outChannels: outChannels, kernel: kernel, stride: stride,
-                                  padding: padding, bias: bias, weightDecay: decay.value)
-            return .conv2d(conv)
-        case "maxpool2d":
-            let kernel = require(pairField(args, "kernel_size", atLeast: 1), "kernel_size", args)
-            let stride = pairField(args, "stride", atLeast: 1)
-            let padding = pairField(args, "padding", atLeast: 0).or(LayerDefaults.poolPadding)
-            guard let kernel, stride.isValid, let padding else {
-                return nil
-            }
-            guard checkPoolPadding(padding, kernel: kernel, at: args.node("padding")?.location) else {
-                return nil
-            }
-            return .maxPool2d(MaxPool2DSpec(kernel: kernel, stride: stride.value, padding: padding))
-        case "batchnorm2d":
-            let eps = numberField(args, "eps", range: .positive).or(LayerDefaults.batchNormEps)
-            let momentum = numberField(args, "momentum", range: .unitClosed).or(LayerDefaults.batchNormMomentum)
-            guard let eps, let momentum else {
-                return nil
-            }
-            return .batchNorm2d(BatchNorm2DSpec(eps: eps, momentum: momentum))
-        case "dropout":
-            guard let p = numberField(args, "p", range: .unitHalfOpen).or(LayerDefaults.dropoutP) else {
-                return nil
-            }
-            return .dropout(DropoutSpec(p: p))
-        case "linear":
-            let outFeatures = require(integerField(args, "out_features", atLeast: 1), "out_features", args)
-            let bias = booleanField(args, "bias").or(LayerDefaults.bias)
-            let decay = numberField(args, "weight_decay", range: .nonNegative)
-            guard let outFeatures, let bias, decay.isValid else {
-                return nil
-            }
-            return .linear(LinearSpec(outFeatures: outFeatures, bias: bias, weightDecay: decay.value))
-        case "relu":
+            return .conv2d(Conv2DSpec(outChannels: outChannels, kernel: kernel,
+                                      stride: values.pair("stride") ?? LayerDefaults.convStride,
+                                      padding: values.pair("padding") ?? LayerDefaults.convPadding,
+                                      bias: values.boolean("bias") ?? LayerDefaults.bias,
+                                      weightDecay: values.number("weight_decay")))
+        case .maxPool2d:
+            guard let kernel = values.pair("kernel_size") else { return nil }
+            let padding = values.pair("padding") ?? LayerDefaults.poolPadding
+            let paddingNode = entries.first { $0.key == "padding" }?.value
+            guard checkPoolPadding(padding, kernel: kernel, at: paddingNode) else { return nil }
+            return .maxPool2d(MaxPool2DSpec(kernel: kernel, stride: values.pair("stride"), padding: padding))
+        case .batchNorm2d:
+            return .batchNorm2d(BatchNorm2DSpec(eps: values.number("eps") ?? LayerDefaults.batchNormEps,
+                                                momentum: values.number("momentum") ?? LayerDefaults.batchNormMomentum))
+        case .dropout:
+            return .dropout(DropoutSpec(p: values.number("p") ?? LayerDefaults.dropoutP))
+        case .linear:
+            guard let outFeatures = values.integer("out_features") else { return nil }
+            return .linear(LinearSpec(outFeatures: outFeatures, bias: values.boolean("bias") ?? LayerDefaults.bias,
+                                      weightDecay: values.number("weight_decay")))
+        case .relu:
             return .relu
-        default:
+        case .softmax:
             return .softmax
         }
     }
 
-    /// One layer argument after reading: not written, written but wrong, or a good value.
-    private enum Field<T> {
-        case absent
-        case invalid
-        case value(T)
+    /// A layer argument after reading, typed by its `ValueType`.
+    private enum ArgumentValue {
+        case integer(Int)
+        case pair(Pair)
+        case number(Double)
+        case boolean(Bool)
+        case string(String)
+    }
 
-        init(_ parsed: T?) {
-            if let parsed {
-                self = .value(parsed)
-            } else {
-                self = .invalid
-            }
-        }
+    /// The arguments of one layer that were written and read without error, by key.
+    private struct ArgumentValues {
+        var values: [String: ArgumentValue] = [:]
 
-        /// The value, or `fallback` when absent; nil when invalid.
-        func or(_ fallback: T) -> T? {
-            switch self {
-            case .absent:
-                return fallback
-            case .invalid:
-                return nil
-            case .value(let value):
-                return value
-            }
-        }
-
-        var value: T? {
-            if case .value(let value) = self {
-                return value
-            }
+        func integer(_ key: String) -> Int? {
+            if case .integer(let value)? = values[key] { return value }
             return nil
         }
 
-        var isValid: Bool {
-            if case .invalid = self {
-                return false
-            }
-            return true
+        func pair(_ key: String) -> Pair? {
+            if case .pair(let value)? = values[key] { return value }
+            return nil
+        }
+
+        func number(_ key: String) -> Double? {
+            if case .number(let value)? = values[key] { return value }
+            return nil
+        }
+
+        func boolean(_ key: String) -> Bool? {
+            if case .boolean(let value)? = values[key] { return value }
+            return nil
+        }
+
+        func string(_ key: String) -> String? {
+            if case .string(let value)? = values[key] { return value }
+            return nil
         }
     }
 
-    private mutating func integerField(_ args: Arguments, _ key: String, atLeast minimum: Int) -> Field<Int> {
-        guard let node = args.node(key) else { return .absent }
-        return Field(integer(node, key: key, atLeast: minimum))
-    }
-
-    private mutating func pairField(_ args: Arguments, _ key: String, atLeast minimum: Int) -> Field<Pair> {
-        guard let node = args.node(key) else { return .absent }
-        return Field(pair(node, key: key, atLeast: minimum))
-    }
-
-    private mutating func numberField(_ args: Arguments, _ key: String, range: NumberRange) -> Field<Double> {
-        guard let node = args.node(key) else { return .absent }
-        return Field(number(node, key: key, range: range))
-    }
-
-    private mutating func booleanField(_ args: Arguments, _ key: String) -> Field<Bool> {
-        guard let node = args.node(key) else { return .absent }
-        return Field(boolean(node, key: key))
+    /// Reads `node` as the table says `argument` is typed; reports and returns nil when it is not.
+    private mutating func read(_ node: YAMLNode, as argument: ArgumentSchema) -> ArgumentValue? {
+        let range = argument.range ?? ValueRange(minimum: nil)
+        switch argument.type {
+        case .integer:
+            return integer(node, key: argument.key, range: range).map { .integer($0) }
+        case .integerOrPair:
+            return pair(node, key: argument.key, range: range).map { .pair($0) }
+        case .number:
+            return number(node, key: argument.key, range: range).map { .number($0) }
+        case .boolean:
+            return boolean(node, key: argument.key).map { .boolean($0) }
+        case .string:
+            return string(node, key: argument.key).map { .string($0) }
+        case .choice, .integerList, .layerList, .mapping, .choiceOrMapping:
+            // No layer argument has these types; top-level and train keys are read by their sections.
+            diagnostics.append(.error(at: node.location, "'\(argument.key)' cannot be read here"))
+            return nil
+        }
     }
 
     /// PyTorch refuses pooling padding above half the kernel; so does cnnc.
-    private mutating func checkPoolPadding(_ padding: Pair, kernel: Pair, at location: SourceLocation?) -> Bool {
+    private mutating func checkPoolPadding(_ padding: Pair, kernel: Pair, at node: YAMLNode?) -> Bool {
         let dims = [(padding.h, kernel.h), (padding.w, kernel.w)]
         for (pad, size) in dims where pad > size / 2 {
-            diagnostics.append(.error(at: location, "padding \(pad) exceeds half the kernel \(size)",
-                                      hint: "MaxPool2D padding must be at most kernel_size / 2"))
+            diagnostics.append(.error(at: node?.location, "padding \(pad) exceeds half the kernel \(size)",
+                                      hint: "MaxPool2D padding must be at most kernel_size / 2", end: node?.end))
             return false
         }
         return true
     }
 
-    /// A required argument: reports it missing at the layer name. nil when missing or invalid.
-    private mutating func require<T>(_ field: Field<T>, _ key: String, _ args: Arguments) -> T? {
-        if case .absent = field {
-            diagnostics.append(.error(at: args.layerLocation, "\(args.layer) needs '\(key)'",
-                                      hint: "write e.g. `- \(args.layer): {\(key): …}`"))
-        }
-        return field.value
-    }
-
-    private mutating func reportUnknownLayer(_ text: String, at location: SourceLocation) {
-        let lowered = text.lowercased()
-        let guess = suggest(text, among: LayerKind.canonicalNames)
-        let supported = "supported layers: \(LayerKind.canonicalNames.joined(separator: ", "))"
-        if Self.knownUnsupportedLayers.contains(lowered) {
-            var hint = guess.map { "did you mean '\($0)'? \(supported)" } ?? supported
-            if lowered == "flatten" {
-                hint = "flattening is implicit: Linear flattens its input; remove this layer"
-            }
-            diagnostics.append(.error(at: location, "'\(text)' is not a supported layer", hint: hint))
-            return
-        }
-        let hint = guess.map { "did you mean '\($0)'?" } ?? supported
-        diagnostics.append(.error(at: location, "unknown layer '\(text)'", hint: hint))
-    }
-
-    /// PyTorch layers cnnc knows of but does not implement, lowercased.
-    private static let knownUnsupportedLayers: Set<String> = [
-        "flatten", "unflatten", "identity", "sigmoid", "tanh", "logsoftmax", "softmin", "softmax2d",
-        "leakyrelu", "prelu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
-        "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "threshold",
-        "conv1d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d",
-        "avgpool1d", "avgpool2d", "avgpool3d", "maxpool1d", "maxpool3d",
-        "adaptiveavgpool1d", "adaptiveavgpool2d", "adaptivemaxpool2d", "lppool2d",
-        "batchnorm1d", "batchnorm3d", "layernorm", "groupnorm", "instancenorm2d", "localresponsenorm",
-        "dropout1d", "dropout2d", "dropout3d", "alphadropout",
-        "bilinear", "embedding", "rnn", "lstm", "gru", "transformer", "multiheadattention",
-        "upsample", "pixelshuffle", "zeropad2d", "constantpad2d", "reflectionpad2d",
-    ]
-
     // MARK: - Values
 
-    private enum NumberRange {
-        case positive
-        case nonNegative
-        case unitHalfOpen
-        case unitClosed
+    /// The range the table gives `key` in `keys` (no bound when it has none).
+    private static func range(of key: String, in keys: [ArgumentSchema]) -> ValueRange {
+        keys.argument(named: key)?.range ?? ValueRange(minimum: nil)
     }
 
-    private mutating func integer(_ node: YAMLNode, key: String, atLeast minimum: Int) -> Int? {
+    private mutating func integer(_ node: YAMLNode, key: String, range: ValueRange) -> Int? {
         guard case .scalar(let text, let plain) = node.value, plain, Self.isInteger(text) else {
-            diagnostics.append(.error(at: node.location, "'\(key)' must be an integer, got \(node.summary)"))
+            diagnostics.append(.error(at: node.location, "'\(key)' must be an integer, got \(node.summary)", end: node.end))
+            return nil
+        }
+        if let digits = Self.withoutLeadingZeros(text) {
+            // YAML 1.1 (PyYAML, which scripts/ use) reads 010 as octal 8, YAML 1.2 as 10: refuse both readings.
+            diagnostics.append(.error(
+                at: node.location, "'\(key)' has a leading zero: \(text)",
+                hint: "YAML 1.1 tools such as PyYAML read \(text) as an octal number, YAML 1.2 tools as decimal; write \(digits)",
+                end: node.end,
+                fixes: [FixIt(title: "Write \(digits)", edits: [TextEdit(range: node.range, replacement: digits)])]))
             return nil
         }
         guard let value = Int(text) else {
-            diagnostics.append(.error(at: node.location, "'\(key)' is too large, got \(node.summary)"))
+            diagnostics.append(.error(at: node.location, "'\(key)' is too large, got \(node.summary)", end: node.end))
             return nil
         }
-        guard value >= minimum else {
-            diagnostics.append(.error(at: node.location, "'\(key)' must be at least \(minimum), got \(text)"))
+        guard range.contains(Double(value)) else {
+            diagnostics.append(.error(at: node.location, "'\(key)' \(range.requirement), got \(text)", end: node.end))
             return nil
         }
         return value
     }
 
-    private mutating func pair(_ node: YAMLNode, key: String, atLeast minimum: Int) -> Pair? {
+    private mutating func pair(_ node: YAMLNode, key: String, range: ValueRange) -> Pair? {
         if case .sequence(let items) = node.value {
             guard items.count == 2 else {
                 diagnostics.append(.error(at: node.location,
-                                          "'\(key)' must be an integer or a pair [h, w], got \(node.summary)"))
+                                          "'\(key)' must be an integer or a pair [h, w], got \(node.summary)", end: node.end))
                 return nil
             }
-            let h = integer(items[0], key: key, atLeast: minimum)
-            let w = integer(items[1], key: key, atLeast: minimum)
+            let h = integer(items[0], key: key, range: range)
+            let w = integer(items[1], key: key, range: range)
             guard let h, let w else { return nil }
             return Pair(h, w)
         }
-        guard let k = integer(node, key: key, atLeast: minimum) else { return nil }
+        guard let k = integer(node, key: key, range: range) else { return nil }
         return Pair(square: k)
     }
 
-    private mutating func number(_ node: YAMLNode, key: String, range: NumberRange) -> Double? {
+    private mutating func number(_ node: YAMLNode, key: String, range: ValueRange) -> Double? {
         guard case .scalar(let text, let plain) = node.value, plain, Self.isDecimal(text),
               let value = Double(text), value.isFinite else {
-            diagnostics.append(.error(at: node.location, "'\(key)' must be a number, got \(node.summary)"))
+            diagnostics.append(.error(at: node.location, "'\(key)' must be a number, got \(node.summary)", end: node.end))
             return nil
         }
-        let problem: String?
-        switch range {
-        case .positive:
-            problem = value > 0 ? nil : "must be greater than 0"
-        case .nonNegative:
-            problem = value >= 0 ? nil : "must be at least 0"
-        case .unitHalfOpen:
-            problem = value >= 0 && value < 1 ? nil : "must be in [0, 1)"
-        case .unitClosed:
-            problem = value >= 0 && value <= 1 ? nil : "must be in [0, 1]"
-        }
-        if let problem {
-            diagnostics.append(.error(at: node.location, "'\(key)' \(problem), got \(text)"))
+        guard range.contains(value) else {
+            diagnostics.append(.error(at: node.location, "'\(key)' \(range.requirement), got \(text)", end: node.end))
             return nil
         }
         return value
@@ -565,6 +533,20 @@ public struct SpecDecoder {
         return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
+    /// The digits of a decimal integer written with leading zeros (`010` → `10`, `-007` → `-7`);
+    /// nil when there are none (`0`, `10`).
+    static func withoutLeadingZeros(_ text: String) -> String? {
+        var digits = Substring(text)
+        var sign = ""
+        if digits.first == "-" || digits.first == "+" {
+            sign = digits.first == "-" ? "-" : ""
+            digits = digits.dropFirst()
+        }
+        guard digits.count > 1, digits.first == "0" else { return nil }
+        let trimmed = digits.drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : sign + trimmed
+    }
+
     /// Decimal notation only: digits, one optional sign, point and exponent (no hex, inf, nan).
     private static func isDecimal(_ text: String) -> Bool {
         guard text.contains(where: { $0.isASCII && $0.isNumber }) else { return false }
@@ -575,29 +557,10 @@ public struct SpecDecoder {
 
     // MARK: - Mappings and keys
 
-    private struct Entry {
+    struct Entry {
         var key: String
         var keyNode: YAMLNode
         var value: YAMLNode
-    }
-
-    /// The arguments of one layer, with the locations of the keys that were read.
-    private struct Arguments {
-        var layer: String
-        var layerLocation: SourceLocation
-        var entries: [Entry] = []
-
-        var locations: [String: SourceLocation] {
-            var result: [String: SourceLocation] = [:]
-            for entry in entries where result[entry.key] == nil {
-                result[entry.key] = entry.keyNode.location
-            }
-            return result
-        }
-
-        func node(_ key: String) -> YAMLNode? {
-            entries.first { $0.key == key }?.value
-        }
     }
 
     /// The entries of a mapping with scalar keys, first occurrence of each key only.
@@ -615,6 +578,7 @@ public struct SpecDecoder {
                 continue
             }
             if let firstLine = firstLines[key] {
+                if omitting() { continue }
                 diagnostics.append(.error(at: pair.key.location, "duplicate key '\(key)' (first at line \(firstLine))",
                                           hint: "remove one of them"))
                 continue
@@ -625,15 +589,7 @@ public struct SpecDecoder {
         return entries
     }
 
-    /// `unknown <what> '<key>'<place>` with a did-you-mean, or `fallback` when nothing is close.
-    private mutating func reportUnknownKey(_ entry: Entry, among candidates: [String], what: String,
-                                           place: String, fallback: String) {
-        let hint = suggest(entry.key, among: candidates).map { "did you mean '\($0)'?" } ?? fallback
-        let message = "unknown \(what) '\(entry.key)'\(place)"
-        diagnostics.append(.error(at: entry.keyNode.location, message, hint: hint))
-    }
-
-    private static func list(_ names: [String]) -> String {
+    static func list(_ names: [String]) -> String {
         names.joined(separator: ", ")
     }
 }

@@ -12,7 +12,8 @@ public struct SpecParseResult: Sendable {
     public var source: SourceFile
     /// The decoded spec; nil when any error was found.
     public var spec: ModelSpec?
-    /// Every problem found, sorted by location; problems without a location come first.
+    /// Every problem found, sorted by location (problems without a location first); at most
+    /// `maxDiagnostics` of them, then one location-less error counting the rest.
     public var diagnostics: [Diagnostic]
 
     public init(source: SourceFile, spec: ModelSpec?, diagnostics: [Diagnostic]) {
@@ -32,6 +33,9 @@ public struct SpecParseResult: Sendable {
     }
 }
 
+/// The most diagnostics one spec reports (the first ones found); the rest are counted.
+public let maxDiagnostics = 100
+
 /// The largest spec file cnnc reads: 1 MiB.
 public let maxSpecFileSize = 1 << 20
 
@@ -42,10 +46,15 @@ public func parseSpec(_ source: SourceFile) -> SpecParseResult {
     guard let root = parsed.root else {
         return SpecParseResult(source: source, spec: nil, diagnostics: sortedDiagnostics(parsed.diagnostics))
     }
-    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path))
+    var decoder = SpecDecoder(defaultName: modelName(fromPath: source.path), source: source)
     let spec = decoder.decode(root)
-    let diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
+    var diagnostics = sortedDiagnostics(parsed.diagnostics + decoder.diagnostics)
     let failed = diagnostics.contains { $0.severity == .error }
+    if diagnostics.count > maxDiagnostics || decoder.omittedCount > 0 {
+        let hidden = max(0, diagnostics.count - maxDiagnostics) + decoder.omittedCount
+        diagnostics = Array(diagnostics.prefix(maxDiagnostics))
+        diagnostics.append(.error(at: nil, "\(hidden) more problem\(hidden == 1 ? "" : "s") not shown; fix these first"))
+    }
     return SpecParseResult(source: source, spec: failed ? nil : spec, diagnostics: diagnostics)
 }
 
@@ -122,7 +131,7 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
     }
     let size = Int(info.st_size)
     if size > maxSpecFileSize {
-        return .failure(.error(at: nil, "file is \(megabytes(size)) MB; a spec must be under 1 MiB"))
+        return .failure(tooLarge("is \(size) bytes"))
     }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -141,7 +150,7 @@ private func readSpecFile(_ path: String) -> ReadOutcome {
         }
         bytes.append(contentsOf: chunk[0..<count])
         if bytes.count > maxSpecFileSize {
-            return .failure(.error(at: nil, "file is over 1 MiB; a spec must be under 1 MiB"))
+            return .failure(tooLarge("has more than \(maxSpecFileSize) bytes"))
         }
     }
     return .success(bytes)
@@ -152,8 +161,7 @@ private func cannotRead(_ code: Int32) -> Diagnostic {
     return .error(at: nil, "cannot read file: \(reason)")
 }
 
-/// Decimal megabytes with one decimal: 10_000_000 → "10.0".
-private func megabytes(_ bytes: Int) -> String {
-    let tenths = (bytes + 50_000) / 100_000
-    return "\(tenths / 10).\(tenths % 10)"
+/// The error for a file over `maxSpecFileSize`, in exact bytes (1 MiB + 1 byte rounds to "1.0 MB").
+private func tooLarge(_ size: String) -> Diagnostic {
+    .error(at: nil, "file \(size); a spec must be at most 1 MiB (\(maxSpecFileSize) bytes)")
 }

@@ -8,7 +8,11 @@ struct CNNC: ParsableCommand {
         commandName: "cnnc",
         abstract: "Compile, check and train small CNNs described in YAML, on MNIST.",
         version: cnncVersion,
-        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self])
+        subcommands: [Check.self, Train.self, Sweep.self, Bench.self, Download.self, Schema.self,
+                      Eval.self,    // hand-in: re-evaluate a run
+                      Export.self,  // hand-in: PyTorch / ONNX
+                      Report.self,  // hand-in: Markdown / LaTeX
+                     ])
 
     /// Exit codes: 0 success, 1 an invalid spec or a failed run, 2 misuse of the command line.
     static func main() {
@@ -17,7 +21,7 @@ struct CNNC: ParsableCommand {
             try command.run()
         } catch {
             let code = exitCode(for: error)
-            let message = fullMessage(for: error)
+            let message = FlagSuggestions.adding(to: fullMessage(for: error), arguments: CommandLine.arguments)
             if code == .success {
                 print(message)
                 Foundation.exit(0)

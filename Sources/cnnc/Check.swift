@@ -43,6 +43,10 @@ struct Check: ParsableCommand {
                 continue
             }
             printError(compilation.renderedDiagnostics, terminator: "")
+            if let graph = compilation.graph, graph.input != mnistInput {
+                printError("\(file): warning: the input is \(graph.input), but `cnnc train` trains on MNIST's \(mnistInput) images, "
+                           + "so this spec can be checked but not trained")
+            }
             if let summary {
                 if i > 0 { print() }
                 print(summary.rendered(file: file))
@@ -77,18 +81,30 @@ struct ModelSummary {
     }
 
     func rendered(file: String) -> String {
-        var table = TextTable(headers: ["#", "name", "layer", "output", "params", "MACs"], rightAligned: [0, 4, 5])
-        table.rows.append(["", "input", "", graph.input.description, "", ""])
-        for step in graph.steps {
-            table.rows.append([String(step.index), step.name, step.op.kindName, step.output.description,
-                               groupedThousands(step.op.parameterCount), groupedThousands(step.op.macs)])
+        var table = TextTable(headers: ["#", "name", "layer", "settings", "output", "params", "share", "RF", "MACs"],
+                              rightAligned: [0, 5, 6, 8])
+        table.rows.append(["", "input", "", "", graph.input.description, "", "", "", ""])
+        let fields = graph.receptiveFields
+        for (step, field) in zip(graph.steps, fields) {
+            let params = step.op.parameterCount
+            let share = params == 0 ? "" : formatFixed(Double(params) / Double(max(graph.parameterCount, 1)) * 100, digits: 1) + "%"
+            var windowed = false
+            switch step.op {
+            case .conv2d, .maxPool2d: windowed = true
+            case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear: windowed = false
+            }
+            let receptive = windowed ? field.map { $0.h == $0.w ? "\($0.h)" : "\($0.h)×\($0.w)" } ?? "" : ""
+            table.rows.append([String(step.index), terminalSafe(step.name), step.op.kindName, step.op.settingsText, step.output.description,
+                               groupedThousands(params), share, receptive, groupedThousands(step.op.macs)])
         }
         let params = graph.parameterCount
         let macs = graph.macsPerExample
-        var out = "\(graph.name) (\(file))\n\n"
+        var out = "\(terminalSafe(graph.name)) (\(file))\n\n"
         out += table.rendered(indent: "  ")
         out += "\n"
         out += "  parameters  \(groupedThousands(params)) (\(groupedThousands(Graph.parameterLimit - params)) under the limit of fewer than \(groupedThousands(Graph.parameterLimit)))\n"
+        out += "              \(groupedThousands(params)) trainable, \(groupedThousands(graph.nonTrainableCount)) non-trainable "
+            + "(batch-norm running mean and variance; not counted toward the limit)\n"
         out += "  MACs        \(groupedThousands(macs)) per image forward; \(formatCount(Double(macs) * 60_000)) per 60,000-image epoch\n"
         out += "\n  memory (training at batch \(training.batchSize), \(optimizer.kind.rawValue), \(training.lanes) thread\(training.lanes == 1 ? "" : "s"))\n"
         out += "    parameters      \(formatBytes(memory.parameters))\n"
@@ -142,6 +158,7 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
         ])
     }
     let graph = summary.graph
+    let fields = graph.receptiveFields
     let layers = JSON.array(graph.steps.map { step in
         .object([
             ("index", .int(step.index)),
@@ -151,6 +168,7 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
             ("output_shape", .array(step.output.dims.map { .int($0) })),
             ("params", .int(step.op.parameterCount)),
             ("macs", .int(step.op.macs)),
+            ("receptive_field", receptiveField(step, fields[step.index])),
             ("line", .int(step.location.line)),
             ("implicit", .bool(step.isImplicit)),
         ])
@@ -183,6 +201,7 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
         ("valid", .bool(true)),
         ("name", .string(graph.name)),
         ("params", .int(graph.parameterCount)),
+        ("non_trainable", .int(graph.nonTrainableCount)),
         ("macs", .int(graph.macsPerExample)),
         ("input", .array(graph.input.dims.map { .int($0) })),
         ("output", .string(graph.outputsProbabilities ? "probabilities" : "logits")),
@@ -191,4 +210,14 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
         ("memory", memory),
         ("diagnostics", diagnostics),
     ])
+}
+
+/// `[h, w]` of a conv or pool step's receptive field, else null.
+private func receptiveField(_ step: Step, _ field: Pair?) -> JSON {
+    switch step.op {
+    case .conv2d, .maxPool2d:
+        return field.map { .array([.int($0.h), .int($0.w)]) } ?? .null
+    case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear:
+        return .null
+    }
 }

@@ -3,7 +3,7 @@ import Runtime
 
 /// Flags that shape a training run, shared by `train`, `sweep` and `bench`.
 struct TrainingFlags: ParsableArguments {
-    @Option(help: "Epochs (default: the spec's, else 10; 1 for sweeps).")
+    @Option(help: "Epochs (train: default the spec's, else 10; sweep: default 1 per run, whatever the spec says; bench: unused).")
     var epochs: Int?
 
     @Option(help: "Examples per training step (default: the spec's, else 32).")
@@ -63,18 +63,19 @@ struct DataFlags: ParsableArguments {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let data, data.isEmpty { throw ValidationError("--data needs a directory (an empty one would silently mean the default)") }
     }
 }
 
 /// Where results go and how much is printed, shared by `train` and `sweep`.
 struct OutputFlags: ParsableArguments {
-    @Option(help: "Output directory (default: runs/<name>-<timestamp>, runs/<name>-sweep-<timestamp> for sweeps).")
+    @Option(help: "Output directory (default: a new directory under runs/, named after the spec and the time).")
     var out: String?
 
     @Flag(help: "Print only the final result.")
     var quiet = false
 
-    @Flag(help: "Print the result file (summary.json, or sweep.json for sweeps) to standard output at the end.")
+    @Flag(help: "Print the result file (named above) to standard output at the end; progress goes to standard error.")
     var json = false
 }
 

@@ -29,18 +29,26 @@ struct ProgressBar {
     }
 }
 
-/// Ctrl-C asks a run to stop after the current step; a second Ctrl-C ends the process.
+/// Ctrl-C (SIGINT) or SIGTERM (Slurm, container runtimes) asks a run to stop after the current
+/// step; a second one ends the process at once (every file is written atomically, so this
+/// leaves the last complete ones).
 enum Interrupt {
+    /// The signal received, 0 while none.
     nonisolated(unsafe) static var requested: sig_atomic_t = 0
 
     static func install() {
-        signal(SIGINT) { _ in
-            if Interrupt.requested != 0 {
-                _exit(130)
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in
+                if Interrupt.requested != 0 {
+                    _exit(128 + received)
+                }
+                Interrupt.requested = received
             }
-            Interrupt.requested = 1
         }
     }
 
     static var isRequested: Bool { requested != 0 }
+
+    /// The shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
+    static var exitCode: Int32 { 128 + Int32(requested) }
 }

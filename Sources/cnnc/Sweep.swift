@@ -492,7 +492,7 @@ func sweepReport(_ plan: SweepPlan, rows: [SweepRow]) -> String {
     let columns = pointColumns(plan)
     var headers = columns + ["train loss"]
     if validation > 0 { headers.append("val acc") }
-    headers += ["test acc", "seconds", ""]
+    headers += ["test acc", "seconds", "selection"]
     let numeric = Set(0..<plan.sweptAxes.count).union(columns.count..<(headers.count - 1))
     var table = TextTable(headers: headers, rightAligned: numeric)
     for row in orderedRows(plan, rows) {

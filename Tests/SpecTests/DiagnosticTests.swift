@@ -29,7 +29,7 @@ final class DiagnosticTests: XCTestCase {
     func testRenderReplacesTabsAndStripsCarriageReturn() {
         let source = SourceFile(path: "m.yaml", text: "\tx: 1\r\n")
         let rendered = source.render(.error(at: SourceLocation(line: 1, column: 2), "bad"))
-        XCTAssertEqual(rendered, "m.yaml:1:2: error: bad\n x: 1\n ^\n")
+        XCTAssertEqual(rendered, "m.yaml:1:2: error: bad\n→x: 1\n ^\n")
     }
 
     func testSortedDiagnosticsIsStableAndPutsLocationlessFirst() {

@@ -64,7 +64,16 @@ final class SpecLoaderTests: XCTestCase {
         let path = try write([UInt8](repeating: UInt8(ascii: "#"), count: 10_000_000), to: "huge.yaml")
         let result = loadSpec(path: path)
         XCTAssertNil(result.spec)
-        XCTAssertEqual(result.renderedDiagnostics, "\(path): error: file is 10.0 MB; a spec must be under 1 MiB\n")
+        XCTAssertEqual(result.renderedDiagnostics, "\(path): error: file is 10000000 bytes; a spec must be at most 1 MiB (1048576 bytes)\n")
+    }
+
+    /// Issue 11, defect 13: one byte over the limit was "file is 1.0 MB; a spec must be under 1 MiB".
+    func testOneByteOverOneMebibyteSaysSoExactly() throws {
+        let over = try write([UInt8](repeating: UInt8(ascii: "#"), count: maxSpecFileSize + 1), to: "over.yaml")
+        XCTAssertEqual(loadSpec(path: over).renderedDiagnostics,
+                       "\(over): error: file is 1048577 bytes; a spec must be at most 1 MiB (1048576 bytes)\n")
+        let exact = try write([UInt8](repeating: UInt8(ascii: "#"), count: maxSpecFileSize), to: "exact.yaml")
+        XCTAssertFalse(loadSpec(path: exact).renderedDiagnostics.contains("1 MiB"), "exactly 1 MiB is allowed")
     }
 
     func testEmptyFile() throws {

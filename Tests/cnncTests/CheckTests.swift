@@ -27,7 +27,7 @@ final class CheckTests: XCTestCase {
         }
         let headers = result.stdout.split(separator: "\n").filter { line in
             let words = line.split(separator: " ").map(String.init)
-            return words == ["#", "name", "layer", "output", "params", "MACs"]
+            return words == ["#", "name", "layer", "settings", "output", "params", "share", "RF", "MACs"]
         }
         XCTAssertEqual(headers.count, 3, "one table header per spec\n\(result.stdout)")
         XCTAssertTrue(result.stdout.contains("training arena"), result.stdout)
@@ -40,8 +40,13 @@ final class CheckTests: XCTestCase {
         let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         // "  6  flatten_6  Flatten  400" (no parameters, no MACs).
         XCTAssertTrue(rows.contains(["6", "flatten_6", "Flatten", "400", "0", "0"]), result.stdout)
-        XCTAssertTrue(rows.contains(["0", "conv2d_0", "Conv2D", "6×28×28", "156", "117,600"]), result.stdout)
-        XCTAssertTrue(rows.contains(["12", "linear_12", "Linear", "10", "850", "840"]), result.stdout)
+        // Settings, share of the 61,706 parameters and receptive field for convolutions and pooling.
+        XCTAssertTrue(rows.contains(["0", "conv2d_0", "Conv2D", "k5", "s1", "p2", "6×28×28", "156", "0.3%", "5", "117,600"]),
+                      result.stdout)
+        XCTAssertTrue(rows.contains(["5", "maxpool2d_5", "MaxPool2D", "k2", "s2", "p0", "16×5×5", "0", "16", "0"]), result.stdout)
+        XCTAssertTrue(rows.contains(["9", "dropout_9", "Dropout", "p", "0.2", "120", "0", "0"]), result.stdout)
+        XCTAssertTrue(rows.contains(["12", "linear_12", "Linear", "10", "850", "1.4%", "840"]), result.stdout)
+        XCTAssertTrue(result.stdout.contains("61,706 trainable, 0 non-trainable"), result.stdout)
     }
 
     func testJSONContract() throws {

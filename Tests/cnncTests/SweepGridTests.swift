@@ -91,7 +91,7 @@ final class SweepGridTests: XCTestCase {
         XCTAssertEqual(means.count, 4)
         XCTAssertEqual(means, means.sorted(by: >), "rows sorted by validation accuracy, best first")
         let tableOrder = result.stdout.split(separator: "\n").compactMap { line -> String? in
-            for label in ["baseline", "without BatchNorm2D", "without Dropout", "without weight_decay"] where line.hasPrefix(label) { return label }
+            for label in ["baseline", "without BatchNorm2D", "without Dropout", "without weight_decay"] where line.hasPrefix(label + "  ") { return label }
             return nil
         }
         XCTAssertEqual(tableOrder, rows.compactMap { $0["ablation"] as? String }, result.stdout)

@@ -23,9 +23,10 @@ final class TrainTests: XCTestCase {
                            file: sourceFile, line: line)
     }
 
-    func readJSONL(_ path: String) throws -> [[String: Any]] {
+    /// The lines of a JSONL file of `kind` (metrics.jsonl has "epoch" and "step" lines).
+    func readJSONL(_ path: String, kind: String = "epoch") throws -> [[String: Any]] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try text.split(separator: "\n").map { try CLI.jsonObject(String($0)) }
+        return try text.split(separator: "\n").map { try CLI.jsonObject(String($0)) }.filter { $0["kind"] as? String == kind }
     }
 
     func bytes(_ path: String) throws -> [UInt8] {
@@ -66,7 +67,10 @@ final class TrainTests: XCTestCase {
         XCTAssertTrue(svg.contains("<svg") && svg.contains("</svg>"), "curves.svg is an SVG document")
 
         let metrics = try readJSONL(out + "/metrics.jsonl")
-        XCTAssertEqual(metrics.count, 1, "one line per epoch")
+        XCTAssertEqual(metrics.count, 1, "one epoch line per epoch")
+        let steps = try readJSONL(out + "/metrics.jsonl", kind: "step")
+        XCTAssertEqual(steps.compactMap { $0["step"] as? Int }, [50, 100, 150, 200, 250, 300, 313],
+                       "a step line every 50 of the 313 steps and at the last")
         XCTAssertEqual(metrics.first?["epoch"] as? Int, 1)
         XCTAssertTrue(metrics.first?["validation_accuracy"] is NSNull, "no validation without --val")
 
@@ -138,7 +142,7 @@ final class TrainTests: XCTestCase {
         let data = try CLI.mnistDirectory()
         let result = try CLI.run(["train", CLI.example("lenet.yaml"), "--data", data, "--no-download", "--out", out,
                                   "--epochs", "50", "--threads", "1"], interruptAfter: 4)
-        XCTAssertEqual(result.status, 1, "an interrupted run is not a finished one\n\(result.transcript)")
+        XCTAssertEqual(result.status, 130, "Ctrl-C exits 130, like sweep (issue 11, defect 13)\n\(result.transcript)")
         XCTAssertTrue(result.stdout.contains("interrupted at epoch"), result.transcript)
         let summary = try CLI.jsonObject(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
         XCTAssertEqual(summary["finished"] as? Bool, false)

@@ -52,18 +52,24 @@ func crossEntropyForwardBackward(logits: UnsafePointer<Float>, labels: UnsafePoi
     return (loss, correct)
 }
 
+/// The predicted class of one row of scores: the first index of the largest score.
+/// - scores: [classes]
+@inline(__always)
+func predictedClass(_ scores: UnsafePointer<Float>, classes: Int) -> Int {
+    var argmax = 0
+    for j in 1..<classes where scores[j] > scores[argmax] {
+        argmax = j
+    }
+    return argmax
+}
+
 /// Rows whose largest entry is at the label (ties go to the lowest index, as torch.argmax).
 /// - scores: [batch, classes]; labels: [batch]
 @inline(never)
 func countCorrect(scores: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int) -> Int {
     var correct = 0
     for b in 0..<batch {
-        let x = scores + b * classes
-        var argmax = 0
-        for j in 1..<classes where x[j] > x[argmax] {
-            argmax = j
-        }
-        if argmax == Int(labels[b]) { correct += 1 }
+        if predictedClass(scores + b * classes, classes: classes) == Int(labels[b]) { correct += 1 }
     }
     return correct
 }

@@ -1,7 +1,7 @@
 /// xoshiro256** seeded through SplitMix64: fast, and the same sequence on every platform for a
 /// seed, so runs reproduce bit for bit.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+    var state: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
         var mix = seed

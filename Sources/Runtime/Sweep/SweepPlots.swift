@@ -1,82 +1,84 @@
 import Foundation
 
-/// One plot of a sweep, by file name.
-public struct SweepFigure: Sendable {
-    public var name: String
-    public var svg: String
-}
-
 /// The plot that fits the sweep: a bar chart for ablations, a heatmap for a 2-D grid, accuracy
-/// against the parameter for one swept parameter (log axis where the values are log-spaced).
-/// Larger grids get no plot (their table and files still hold every point).
-func sweepFigures(_ plan: SweepPlan, _ rows: [SweepRow], chosen: Int?) -> [SweepFigure] {
+/// against the parameter for one swept parameter (log x axis where the values are log-spaced),
+/// with ± sd error bars over seeds. Larger grids get no plot (their table and files hold every point).
+func sweepFigure(_ plan: SweepPlan, _ rows: [SweepRow], chosen: Int?) -> Figure? {
     let swept = plan.sweptAxes
     let axes = plan.definition.axes
     let name = plan.base.graph?.name ?? "sweep"
-    let epochs = plan.runs.first.map { $0.settings.epochs == 1 ? "1 epoch" : "\($0.settings.epochs) epochs" } ?? ""
+    guard let first = plan.runs.first else { return nil }
+    let epochs = first.settings.epochs == 1 ? "1 epoch" : "\(first.settings.epochs) epochs"
+    let subtitle = runConditionsNote(first.settings, specEpochs: plan.base.spec?.train.epochs)
     let validation = plan.definition.validation > 0
-    let seedNote = plan.seeds.count > 1 ? ", mean of \(plan.seeds.count) seeds" : ""
+    let seeds = plan.seeds.count
+    let seedNote = seeds > 1 ? " (mean ± sd over \(seeds) seeds)" : ""
     if plan.hasAblations && swept.isEmpty {
-        let ordered = orderedRows(plan, rows)
-        let labels = ordered.map { plan.points[$0.point].ablation?.label ?? "baseline (all regularizers)" }
-        var series: [BarSeries] = []
-        if validation {
-            series.append(BarSeries(name: "validation accuracy", color: "#ff7f0e",
-                                    values: ordered.map { $0.validationAccuracy?.mean }, errors: ordered.map { $0.validationAccuracy?.standardDeviation }))
+        let ordered = orderedRows(plan, rows).filter { $0.testAccuracy != nil }
+        guard !ordered.isEmpty else { return nil }
+        func bars(_ label: String, _ color: RGB, _ spread: (SweepRow) -> Spread?) -> BarChart.Series {
+            BarChart.Series(name: label + seedNote, color: color, values: ordered.map { spread($0)?.mean ?? .nan },
+                            errors: seeds > 1 ? ordered.map { spread($0)?.standardDeviation ?? 0 } : [])
         }
-        series.append(BarSeries(name: "test accuracy", color: "#2ca02c",
-                                values: ordered.map { $0.testAccuracy?.mean }, errors: ordered.map { $0.testAccuracy?.standardDeviation }))
-        let chart = BarChart(title: "\(name): ablations (\(epochs) each\(seedNote))", yLabel: "accuracy", categories: labels, series: series)
-        return [SweepFigure(name: "sweep.svg", svg: chart.svg())]
+        var series: [BarChart.Series] = []
+        if validation { series.append(bars("validation accuracy", RGB.palette[1], \.validationAccuracy)) }
+        series.append(bars("test accuracy", RGB.palette[2], \.testAccuracy))
+        var chart = BarChart(title: "\(name): which regularizer matters (\(epochs) each)", subtitle: subtitle,
+                             categories: ordered.map { plan.points[$0.point].ablation?.label ?? "baseline" },
+                             yLabel: "accuracy", series: series)
+        chart.width = max(560, 150 * Double(ordered.count))
+        return chart.figure()
     }
     if swept.count == 2 && !plan.hasAblations {
         let (xAxis, yAxis) = (axes[swept[0]], axes[swept[1]])
-        var cells: [[Double?]] = Array(repeating: Array(repeating: nil, count: xAxis.values.values.count), count: yAxis.values.values.count)
+        let xs = xAxis.values.values, ys = yAxis.values.values
+        var cells = [[Double?]](repeating: [Double?](repeating: nil, count: xs.count), count: ys.count)
         for row in rows {
             let point = plan.points[row.point]
-            guard let x = xAxis.values.values.firstIndex(of: point.values[swept[0]]),
-                  let y = yAxis.values.values.firstIndex(of: point.values[swept[1]]) else { continue }
+            guard let x = xs.firstIndex(of: point.values[swept[0]]), let y = ys.firstIndex(of: point.values[swept[1]]) else { continue }
             cells[y][x] = (validation ? row.validationAccuracy : row.testAccuracy)?.mean
         }
-        let chosenCell = chosen.flatMap { index -> (Int, Int)? in
-            let point = plan.points[rows[index].point]
-            guard let x = xAxis.values.values.firstIndex(of: point.values[swept[0]]),
-                  let y = yAxis.values.values.firstIndex(of: point.values[swept[1]]) else { return nil }
-            return (x, y)
+        // Colour shows each cell's lead over the worst finished cell (accuracies sit close together).
+        let low = cells.flatMap { $0 }.compactMap { $0 }.min() ?? 0
+        let chosenPoint = chosen.map { rows[$0].point }
+        let text = ys.indices.map { y in
+            xs.indices.map { x -> String in
+                guard let value = cells[y][x] else { return "–" }
+                let isChosen = chosenPoint.map { plan.points[$0].values[swept[0]] == xs[x] && plan.points[$0].values[swept[1]] == ys[y] } ?? false
+                return formatFixed(value, digits: 4) + (isChosen ? " ←" : "")
+            }
         }
-        let heatmap = Heatmap(title: "\(name): \(validation ? "validation" : "test") accuracy (\(epochs) each\(seedNote))",
-                              xLabel: xAxis.parameter.name, yLabel: yAxis.parameter.name,
-                              xValues: xAxis.values.values.map(\.description), yValues: yAxis.values.values.map(\.description),
-                              cells: cells, marked: chosenCell)
-        return [SweepFigure(name: "sweep.svg", svg: heatmap.svg())]
+        let split = validation ? "validation" : "test"
+        var heatmap = Heatmap(title: "\(name): \(split) accuracy (\(epochs) each)\(seedNote)",
+                              subtitle: [subtitle, "colour: lead over the worst cell (\(formatFixed(low, digits: 4))); ← chosen"]
+                                  .compactMap { $0 }.joined(separator: " · "),
+                              rowLabels: ys.map(\.description), columnLabels: xs.map(\.description),
+                              rowTitle: yAxis.parameter.name, columnTitle: xAxis.parameter.name,
+                              values: cells.map { $0.map { ($0 ?? low) - low } })
+        heatmap.cellText = text
+        heatmap.cellSize = 62
+        return heatmap.figure()
     }
-    guard swept.count == 1 && !plan.hasAblations else { return [] }
+    guard swept.count == 1 && !plan.hasAblations else { return nil }
     let axis = axes[swept[0]]
-    let log = axis.values.logSpaced
-    let x = { (row: SweepRow) -> Double in
-        let value = plan.points[row.point].values[swept[0]].value
-        return log ? log10(value) : value
-    }
     let finished = rows.filter { $0.testAccuracy != nil }
-    var series: [PlotSeries] = []
-    if validation {
-        series.append(PlotSeries(name: "validation accuracy", color: "#ff7f0e",
-                                 points: finished.compactMap { r in r.validationAccuracy.map { (x(r), $0.mean) } }))
+    let x = { (row: SweepRow) in plan.points[row.point].values[swept[0]].value }
+    func series(_ label: String, _ color: RGB, _ spread: (SweepRow) -> Spread?) -> PlotSeries {
+        let points = finished.compactMap { r in spread(r).map { (x(r), $0) } }
+        return PlotSeries(name: label + seedNote, color: color, points: points.map { ($0.0, $0.1.mean) },
+                          errors: seeds > 1 ? points.map { $0.1.standardDeviation ?? 0 } : [])
     }
-    series.append(PlotSeries(name: "test accuracy", color: "#2ca02c",
-                             points: finished.compactMap { r in r.testAccuracy.map { (x(r), $0.mean) } }))
+    var lines: [PlotSeries] = []
+    if validation { lines.append(series("validation accuracy", RGB.palette[1], \.validationAccuracy)) }
+    lines.append(series("test accuracy", RGB.palette[2], \.testAccuracy))
     let parameter = axis.parameter.name
-    var plot = LinePlot(title: "\(name): accuracy vs \(parameter) (\(epochs) each\(seedNote))",
-                        xLabel: log ? "log10 \(parameter)" : parameter, yLabel: "accuracy", series: series)
-    plot.xTicks = axis.values.values.map { log ? log10($0.value) : $0.value }
+    var chart = LineChart(title: "\(name): accuracy vs \(parameter) (\(epochs) each)", subtitle: subtitle,
+                          xLabel: parameter, yLabel: "accuracy", series: lines)
+    chart.xScale = axis.values.logSpaced ? .log : .linear
+    chart.xTicks = axis.values.values.count <= 12 ? axis.values.values.map(\.value) : nil
     if let chosen {
         let value = plan.points[rows[chosen].point].values[swept[0]]
-        plot.markers = [(log ? log10(value.value) : value.value, "chosen \(parameter) = \(value) (\(plan.definition.selectOn.rawValue))")]
+        chart.markers = [PlotMarker(x: value.value, label: "chosen \(parameter) = \(value) (\(plan.definition.selectOn.rawValue))")]
     }
-    return [SweepFigure(name: "sweep.svg", svg: renderSVG([plot]))]
-}
-
-/// Writes a figure (the one place plots reach the disk, so other formats can join here).
-func writeFigure(_ figure: SweepFigure, to path: String) throws {
-    try writeFileAtomically(Array(figure.svg.utf8), to: path)
+    return chart.figure()
 }

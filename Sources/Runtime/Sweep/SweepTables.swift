@@ -1,6 +1,6 @@
 import Foundation
 
-/// The sweep's result files: sweep.csv (one line per run), sweep.json (rows and runs) and the plot.
+/// The sweep's result files: sweep.csv (one line per run), sweep.json (rows and runs) and the plot (sweep.svg, sweep.pdf).
 public func writeSweepTables(_ plan: SweepPlan, results: [SweepRunResult], directory: String) throws {
     let rows = sweepRows(plan, results)
     let chosen = selectBest(rows, on: plan.definition.selectOn)
@@ -8,8 +8,8 @@ public func writeSweepTables(_ plan: SweepPlan, results: [SweepRunResult], direc
     try writeFileAtomically(Array(sweepCSV(plan, results).utf8), to: directory + "/sweep.csv")
     try writeFileAtomically(Array((sweepJSON(plan, rows, chosen: chosen).rendered(pretty: true) + "\n").utf8),
                             to: directory + "/sweep.json")
-    for figure in sweepFigures(plan, rows, chosen: chosen) {
-        try writeFigure(figure, to: directory + "/" + figure.name)
+    if let figure = sweepFigure(plan, rows, chosen: chosen) {
+        try writeFigure(figure, stem: directory + "/sweep")
     }
 }
 

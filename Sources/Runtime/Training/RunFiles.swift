@@ -43,9 +43,15 @@ public func stateDictTensors(_ network: Network) -> [SafetensorsTensor] {
     }
 }
 
-/// JSON for one epoch (a line of metrics.jsonl).
+/// Fields of metrics.jsonl and summary.json that measure time and so differ between two runs
+/// that computed the same numbers (an uninterrupted run and a resumed one); every other field
+/// is reproduced exactly.
+public let timingFields: Set<String> = ["train_seconds", "evaluation_seconds", "images_per_second", "total_seconds", "started_at"]
+
+/// JSON for one epoch (a metrics.jsonl line with `"kind": "epoch"`).
 public func epochJSON(_ report: EpochReport) -> JSON {
     .object([
+        ("kind", .string("epoch")),
         ("epoch", .int(report.epoch)),
         ("train_loss", .double(report.trainLoss)),
         ("train_accuracy", .double(report.trainAccuracy)),
@@ -57,6 +63,34 @@ public func epochJSON(_ report: EpochReport) -> JSON {
     ])
 }
 
+/// JSON for one window of steps (a metrics.jsonl line with `"kind": "step"`).
+public func stepJSON(_ record: StepRecord) -> JSON {
+    .object([
+        ("kind", .string("step")),
+        ("epoch", .int(record.epoch)),
+        ("step", .int(record.step)),
+        ("global_step", .int(record.globalStep)),
+        ("examples", .int(record.examples)),
+        ("train_loss", .double(record.trainLoss)),
+    ])
+}
+
+/// metrics.jsonl's lines in the order they happened: each epoch's step records, then its epoch
+/// line; the step records of an unfinished epoch last.
+public func metricsLines(epochs: [EpochReport], steps: [StepRecord]) -> [String] {
+    var lines: [String] = []
+    var next = 0
+    for report in epochs {
+        while next < steps.count && steps[next].epoch <= report.epoch {
+            lines.append(stepJSON(steps[next]).rendered())
+            next += 1
+        }
+        lines.append(epochJSON(report).rendered())
+    }
+    lines += steps[next...].map { stepJSON($0).rendered() }
+    return lines
+}
+
 public func settingsJSON(_ settings: TrainingSettings, dropout: Double?) -> JSON {
     .object([
         ("epochs", .int(settings.epochs)),
@@ -65,12 +99,24 @@ public func settingsJSON(_ settings: TrainingSettings, dropout: Double?) -> JSON
         ("lr", .double(settings.optimizer.lr)),
         ("momentum", .double(settings.optimizer.momentum)),
         ("weight_decay", .double(settings.optimizer.weightDecay)),
+        ("beta1", .double(settings.optimizer.beta1)),
+        ("beta2", .double(settings.optimizer.beta2)),
+        ("eps", .double(settings.optimizer.eps)),
         ("dropout", .number(dropout)),
         ("seed", .int(Int(truncatingIfNeeded: settings.seed))),
         ("threads", .int(settings.threads)),
         ("validation_images", .int(settings.validation)),
         ("limit", settings.limit.map { .int($0) } ?? .null),
+        ("evaluation_batch", .int(settings.evaluationBatch)),
     ])
+}
+
+/// The p each Dropout layer trained with (after any `--dropout`), in layer order.
+public func dropoutLayersJSON(_ graph: Graph) -> JSON {
+    .array(graph.steps.enumerated().compactMap { index, step in
+        guard case let .dropout(p) = step.op else { return nil }
+        return .object([("step", .int(index)), ("name", .string(step.name)), ("p", .double(p))])
+    })
 }
 
 /// summary.json: the spec's identity, the hyperparameters, the final accuracies and times.
@@ -83,6 +129,7 @@ public func summaryJSON(_ record: RunRecord) -> JSON {
         ("params", .int(record.graph.parameterCount)),
         ("macs", .int(record.graph.macsPerExample)),
         ("settings", settingsJSON(record.settings, dropout: record.dropout)),
+        ("dropout_layers", dropoutLayersJSON(record.graph)),
         ("memory", .object([
             ("parameter_bytes", .int(record.memory.parameters.parameters)),
             ("gradient_bytes", .int(record.memory.parameters.gradients)),
@@ -105,64 +152,135 @@ public func summaryJSON(_ record: RunRecord) -> JSON {
     ])
 }
 
-/// The loss and accuracy curves of a run, one panel each.
-public func curvesSVG(_ record: RunRecord) -> String {
-    let epochs = record.result.epochs
-    let x = { (report: EpochReport) in Double(report.epoch) }
-    var loss = LinePlot(title: "\(record.graph.name): training loss", xLabel: "epoch", yLabel: "mean cross-entropy",
-                        series: [PlotSeries(name: "train loss", color: "#1f77b4", points: epochs.map { (x($0), $0.trainLoss) })])
-    var accuracySeries = [
-        PlotSeries(name: "train", color: "#1f77b4", points: epochs.map { (x($0), $0.trainAccuracy) }, dashed: true),
-        PlotSeries(name: "test", color: "#2ca02c", points: epochs.map { (x($0), $0.testAccuracy) }),
-    ]
-    if epochs.contains(where: { $0.validationAccuracy != nil }) {
-        accuracySeries.append(PlotSeries(name: "validation", color: "#ff7f0e",
-                                         points: epochs.compactMap { r in r.validationAccuracy.map { (x(r), $0) } }))
-    }
-    var accuracy = LinePlot(title: "\(record.graph.name): accuracy", xLabel: "epoch", yLabel: "accuracy", series: accuracySeries)
-    let ticks = epochs.map(x)
-    if ticks.count <= 20 {
-        loss.xTicks = ticks
-        accuracy.xTicks = ticks
-    }
-    return renderSVG([loss, accuracy])
+/// The files `writeRunFiles` writes, besides the copy of the spec; a spec file named like one
+/// of these (or like the checkpoint folder or lock) is copied as `spec-<name>` instead.
+public let runFileNames: Set<String> = ["weights.safetensors", "metrics.jsonl", "summary.json", "curves.svg", "curves.pdf"]
+private let runDirectoryEntries: Set<String> = runFileNames.union(["resolved.yaml", "checkpoint", ".lock",
+    // written by cnnc eval
+    "eval.json", "confusion.svg", "confusion.pdf", "mistakes.png"])
+
+/// The name the spec's copy gets in a run directory: its own, unless a run file has that name.
+public func specCopyName(_ specPath: String) -> String {
+    let name = (specPath as NSString).lastPathComponent
+    return runDirectoryEntries.contains(name) || name.isEmpty || name.hasPrefix(".") ? "spec-" + name : name
 }
 
 /// Writes a run's files into `directory` (created if needed), each atomically:
-/// weights.safetensors, metrics.jsonl, summary.json, curves.svg and a copy of the spec.
+/// weights.safetensors, metrics.jsonl, summary.json, curves.svg/.pdf and a copy of the spec.
 public func writeRunFiles(_ record: RunRecord, network: Network, directory: String) throws {
     try createDirectory(directory)
     let metadata = [("format", "pt"), ("cnnc_version", cnncVersion), ("name", record.graph.name),
                     ("spec_sha256", record.specSHA256)]
     try writeSafetensors(stateDictTensors(network), metadata: metadata, to: directory + "/weights.safetensors")
-    try writeMetrics(record.result.epochs, directory: directory)
+    try writeMetrics(epochs: record.result.epochs, steps: record.result.steps, directory: directory)
     try writeFileAtomically(Array((summaryJSON(record).rendered(pretty: true) + "\n").utf8), to: directory + "/summary.json")
-    try writeFileAtomically(Array(curvesSVG(record).utf8), to: directory + "/curves.svg")
-    let specName = (record.compilation.source.path as NSString).lastPathComponent
-    try writeFileAtomically(Array(record.compilation.source.text.utf8), to: directory + "/" + specName)
+    try writeFigure(curvesFigure(record), stem: directory + "/curves")
+    try writeFileAtomically(Array(record.compilation.source.text.utf8), to: directory + "/" + specCopyName(record.compilation.source.path))
 }
 
 /// metrics.jsonl, rewritten whole (atomically) after each epoch.
-public func writeMetrics(_ epochs: [EpochReport], directory: String) throws {
+public func writeMetrics(epochs: [EpochReport], steps: [StepRecord], directory: String) throws {
     try createDirectory(directory)
-    let lines = epochs.map { epochJSON($0).rendered() + "\n" }.joined()
+    let lines = metricsLines(epochs: epochs, steps: steps).map { $0 + "\n" }.joined()
     try writeFileAtomically(Array(lines.utf8), to: directory + "/metrics.jsonl")
 }
 
+/// Creates `path` and its missing parents; an existing directory is fine. Errors name the
+/// part of the path that is in the way.
 public func createDirectory(_ path: String) throws {
-    do {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    } catch {
-        throw FormatError.cannotWrite(path: path, reason: "\(error.localizedDescription)")
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw FormatError.cannotWrite(path: path, reason: "it exists and is not a directory") }
+        return
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != path && parent != "/" {
+        try createDirectory(parent)
+    }
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw FormatError.cannotWrite(path: path, reason: "cannot create the directory: \(String(cString: strerror(errno)))")
     }
 }
 
-/// `runs/<name>-<yyyyMMdd-HHmmss>` (with `suffix` after the name).
+/// True when `directory` holds a run's files or checkpoint.
+public func holdsRun(_ directory: String) -> Bool {
+    runDirectoryEntries.subtracting([".lock"]).contains { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+}
+
+/// Removes an earlier run's files and checkpoint from `directory` (`train --force`).
+public func removeRunFiles(_ directory: String) throws {
+    do {
+        for name in runDirectoryEntries.subtracting([".lock"]) where FileManager.default.fileExists(atPath: directory + "/" + name) {
+            try FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    } catch {
+        throw FormatError.cannotWrite(path: directory, reason: "cannot remove the earlier run's files: \(error.localizedDescription)")
+    }
+}
+
+/// A spec's `name:` made safe as one path component: letters, digits, `.`, `_` and `-` kept,
+/// anything else (slashes, control characters, spaces) replaced by `_`, no leading dot, at most
+/// 64 characters.
+public func pathSafeName(_ name: String) -> String {
+    var out = String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).map { scalar in
+        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar))
+            ? scalar : "_"
+    }))
+    if out.hasPrefix(".") { out = "_" + out.dropFirst() }
+    return out.isEmpty ? "run" : out
+}
+
+/// `runs/<name>-<yyyyMMdd-HHmmss>` (with `suffix` after the name); `name` is made path-safe.
 public func defaultRunDirectory(name: String, suffix: String = "", at date: Date = Date()) -> String {
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     formatter.locale = Locale(identifier: "en_US_POSIX")
-    return "runs/\(name)\(suffix)-\(formatter.string(from: date))"
+    return "runs/\(pathSafeName(name))\(suffix)-\(formatter.string(from: date))"
+}
+
+/// Creates a directory that did not exist before: `base`, else `base-2`, `base-3`, … (two runs
+/// started in the same second get different directories).
+public func createNewDirectory(_ base: String) throws -> String {
+    let parent = (base as NSString).deletingLastPathComponent
+    if !parent.isEmpty { try createDirectory(parent) }
+    for n in 1...10_000 {
+        let candidate = n == 1 ? base : "\(base)-\(n)"
+        if mkdir(candidate, 0o755) == 0 { return candidate }
+        guard errno == EEXIST else {
+            throw FormatError.cannotWrite(path: candidate, reason: "cannot create the directory: \(String(cString: strerror(errno)))")
+        }
+    }
+    throw FormatError.cannotWrite(path: base, reason: "10,000 directories of that name exist already")
+}
+
+/// An exclusive lock on a run directory (`DIR/.lock`, flock), held while the object lives:
+/// a second cnnc writing to the same directory is refused instead of mixing its files in.
+public final class RunDirectoryLock {
+    private let descriptor: Int32
+
+    public enum Failure: Error, CustomStringConvertible {
+        case busy(String)
+
+        public var description: String {
+            switch self {
+            case let .busy(directory): return "'\(directory)' is in use by another cnnc run (it holds \(directory)/.lock)"
+            }
+        }
+    }
+
+    public init(directory: String) throws {
+        let path = directory + "/.lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw FormatError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw Failure.busy(directory)
+        }
+    }
+
+    deinit { close(descriptor) }
 }
 
 /// Finds MNIST in `directory`, downloading what is missing when `download` is set, then loads

@@ -90,10 +90,50 @@ public struct EpochReport: Hashable, Sendable {
     public var trainAccuracy: Double
     public var validationAccuracy: Double?
     public var testAccuracy: Double
-    /// Seconds of training steps (evaluation not included).
+    /// Seconds of training steps (evaluation not included). A timing field.
     public var trainSeconds: Double
+    /// A timing field.
     public var evaluationSeconds: Double
+    /// A timing field.
     public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, testAccuracy: Double,
+                trainSeconds: Double, evaluationSeconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.validationAccuracy = validationAccuracy
+        self.testAccuracy = testAccuracy
+        self.trainSeconds = trainSeconds
+        self.evaluationSeconds = evaluationSeconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// The training loss over a window of steps: every `StepRecord.interval` steps of an epoch and
+/// at its last step, the mean cross-entropy per example over the steps since the previous record
+/// of the same epoch. Windows never cross an epoch boundary.
+public struct StepRecord: Hashable, Sendable {
+    /// Steps between records (the epoch's last step always ends a window).
+    public static let interval = 50
+
+    public var epoch: Int
+    /// Steps of this epoch done, 1-based.
+    public var step: Int
+    /// Optimizer steps since the run began.
+    public var globalStep: Int
+    /// Training examples in the window.
+    public var examples: Int
+    /// Mean cross-entropy per example over the window.
+    public var trainLoss: Double
+
+    public init(epoch: Int, step: Int, globalStep: Int, examples: Int, trainLoss: Double) {
+        self.epoch = epoch
+        self.step = step
+        self.globalStep = globalStep
+        self.examples = examples
+        self.trainLoss = trainLoss
+    }
 }
 
 /// Where a run is, for progress displays.
@@ -109,7 +149,7 @@ public struct TrainingProgress: Sendable {
 
 public enum TrainingOutcome: Hashable, Sendable {
     case finished
-    /// The loss became NaN or infinite.
+    /// The loss became NaN, infinite, or larger than `Trainer.divergenceLoss`.
     case diverged(epoch: Int, step: Int, loss: Double)
     /// `shouldStop` asked to stop (Ctrl-C).
     case interrupted(epoch: Int, step: Int)
@@ -125,8 +165,43 @@ public enum TrainingOutcome: Hashable, Sendable {
 
 public struct TrainingResult: Sendable {
     public var epochs: [EpochReport]
+    /// The training loss every `StepRecord.interval` steps and at each epoch's last step.
+    public var steps: [StepRecord]
     public var outcome: TrainingOutcome
+    /// A timing field: seconds of this run, over every session of a resumed run.
     public var totalSeconds: Double
+
+    public init(epochs: [EpochReport], steps: [StepRecord] = [], outcome: TrainingOutcome, totalSeconds: Double) {
+        self.epochs = epochs
+        self.steps = steps
+        self.outcome = outcome
+        self.totalSeconds = totalSeconds
+    }
+}
+
+/// Where a run stands between two steps: everything besides the network's state that decides
+/// what happens next. `order` is the shuffled order of epoch `epoch`, of which steps `0..<step`
+/// are done (the next epoch's shuffle is drawn as an epoch ends).
+public struct TrainingPosition: Sendable {
+    /// The epoch in progress, 1-based (`settings.epochs + 1` once every epoch is done).
+    public var epoch: Int
+    /// Steps of `epoch` done.
+    public var step: Int
+    public var order: [Int32]
+    /// The shuffle stream, after drawing `order`.
+    public var shuffleGenerator: SeededGenerator
+    /// Sums over the steps of `epoch` done so far.
+    public var lossSum: Double
+    public var correct: Int
+    public var seen: Int
+    /// Sums over the current `StepRecord` window.
+    public var windowLossSum: Double
+    public var windowSeen: Int
+    /// Timing: seconds of training steps in `epoch` so far, and of the whole run so far.
+    public var epochTrainSeconds: Double
+    public var totalSeconds: Double
+    public var reports: [EpochReport]
+    public var stepRecords: [StepRecord]
 }
 
 /// The two plans a training run executes.
@@ -145,14 +220,21 @@ public struct TrainingPlans: Sendable {
     }
 }
 
-/// Runs the epochs of one training run over a `Network`.
+/// Runs the epochs of one training run over a `Network`. A run can stop between steps and
+/// continue later, bit for bit, from a `TrainingCheckpoint` (see Checkpoint.swift).
 public final class Trainer {
     public let network: Network
-    public let settings: TrainingSettings
+    public private(set) var settings: TrainingSettings
     public let split: DataSplit
     private let train: LabeledImages
     private let test: LabeledImages
-    private var shuffleGenerator: SeededGenerator
+    /// Where the run stands; `run` continues from here.
+    public internal(set) var position: TrainingPosition
+
+    /// A batch's mean cross-entropy above this many nats per example counts as divergence
+    /// (chance on 10 classes is ln 10 ≈ 2.3): the run is going nowhere, and such numbers only
+    /// overflow what prints and plots them.
+    public static let divergenceLoss = 1_000.0
 
     public convenience init(graph: Graph, settings: TrainingSettings, train: LabeledImages, test: LabeledImages) {
         self.init(graph: graph, plans: TrainingPlans(graph: graph, settings: settings), settings: settings,
@@ -167,50 +249,88 @@ public final class Trainer {
         split = DataSplit(total: train.count, validation: settings.validation, limit: settings.limit)
         network = Network(graph: graph, trainingPlan: plans.training, evaluationPlan: plans.evaluation,
                           optimizer: settings.optimizer, seed: settings.seed)
-        shuffleGenerator = SeededGenerator(seed: settings.seed).derived(3)
+        var shuffleGenerator = SeededGenerator(seed: settings.seed).derived(3)
+        var order = split.training
+        order.withUnsafeMutableBufferPointer { shuffleGenerator.shuffle($0) }
+        position = TrainingPosition(epoch: 1, step: 0, order: order, shuffleGenerator: shuffleGenerator,
+                                    lossSum: 0, correct: 0, seen: 0, windowLossSum: 0, windowSeen: 0,
+                                    epochTrainSeconds: 0, totalSeconds: 0, reports: [], stepRecords: [])
     }
 
-    /// Trains for the configured epochs. `progress` is called every `progressEvery` steps and at
-    /// the end of each epoch; `epochEnd` after each epoch's evaluation with every report so far; `shouldStop` before each step.
+    /// Runs to `epochs` in all (more than the settings' to extend a finished run; the settings
+    /// record the new count). Nothing else about the run may change.
+    public func extend(toEpochs epochs: Int) {
+        precondition(epochs >= position.epoch - 1, "cannot end before the epochs already done")
+        settings.epochs = epochs
+    }
+
+    /// Trains from `position` to the configured epochs without checkpoints.
     public func run(progressEvery: Int = 25,
                     progress: (TrainingProgress) -> Void = { _ in },
                     epochEnd: (_ reports: [EpochReport]) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) -> TrainingResult {
+        run(progressEvery: progressEvery, progress: progress, epochEnd: epochEnd, checkpoint: { _ in }, shouldStop: shouldStop)
+    }
+
+    /// Trains from `position` to the configured epochs. `progress` is called every
+    /// `progressEvery` steps and at the end of each epoch; `epochEnd` after each epoch's
+    /// evaluation with every report so far, then `checkpoint`; `shouldStop` before each step,
+    /// and when it says stop, `checkpoint` is called once more before returning. An error thrown
+    /// by `epochEnd` or `checkpoint` ends the run and is rethrown.
+    public func run(progressEvery: Int = 25,
+                    progress: (TrainingProgress) -> Void = { _ in },
+                    epochEnd: (_ reports: [EpochReport]) throws -> Void,
+                    checkpoint: (Trainer) throws -> Void,
+                    shouldStop: () -> Bool = { false }) rethrows -> TrainingResult {
         // The lanes split every step between `settings.threads` threads; each GEMM runs on one.
         setBLASThreads(1)
-        var reports: [EpochReport] = []
-        let start = now()
-        var order = split.training
+        let sessionStart = now()
+        let totalBefore = position.totalSeconds
+        func result(_ outcome: TrainingOutcome) -> TrainingResult {
+            TrainingResult(epochs: position.reports, steps: position.stepRecords, outcome: outcome,
+                           totalSeconds: totalBefore + now() - sessionStart)
+        }
         let batch = settings.batchSize
-        let steps = (order.count + batch - 1) / batch
-        for epoch in 1...settings.epochs {
-            order.withUnsafeMutableBufferPointer { shuffleGenerator.shuffle($0) }
-            let epochStart = now()
-            var lossSum = 0.0
-            var correct = 0
-            var seen = 0
-            for step in 0..<steps {
+        let steps = (position.order.count + batch - 1) / batch
+        while position.epoch <= settings.epochs {
+            let epoch = position.epoch
+            let epochStart = now() - position.epochTrainSeconds
+            while position.step < steps {
+                let step = position.step
                 if shouldStop() {
-                    return TrainingResult(epochs: reports, outcome: .interrupted(epoch: epoch, step: step), totalSeconds: now() - start)
+                    position.epochTrainSeconds = now() - epochStart
+                    position.totalSeconds = totalBefore + now() - sessionStart
+                    try checkpoint(self)
+                    return result(.interrupted(epoch: epoch, step: step))
                 }
                 let first = step * batch
-                let count = min(batch, order.count - first)
-                let result = order.withUnsafeBufferPointer { indices in
+                let count = min(batch, position.order.count - first)
+                let stepResult = position.order.withUnsafeBufferPointer { indices in
                     train.withSource { images, labels in
                         network.trainStep(images: images, labels: labels, indices: indices.baseAddress! + first, count: count)
                     }
                 }
-                guard result.loss.isFinite else {
-                    return TrainingResult(epochs: reports, outcome: .diverged(epoch: epoch, step: step + 1, loss: result.loss),
-                                          totalSeconds: now() - start)
+                guard stepResult.loss.isFinite, stepResult.loss / Double(count) <= Trainer.divergenceLoss else {
+                    return result(.diverged(epoch: epoch, step: step + 1, loss: stepResult.loss / Double(count)))
                 }
-                lossSum += result.loss
-                correct += result.correct
-                seen += count
-                if (step + 1) % progressEvery == 0 || step + 1 == steps {
+                position.step = step + 1
+                position.lossSum += stepResult.loss
+                position.correct += stepResult.correct
+                position.seen += count
+                position.windowLossSum += stepResult.loss
+                position.windowSeen += count
+                if position.step % StepRecord.interval == 0 || position.step == steps {
+                    position.stepRecords.append(StepRecord(
+                        epoch: epoch, step: position.step, globalStep: network.stepCount, examples: position.windowSeen,
+                        trainLoss: position.windowLossSum / Double(position.windowSeen)))
+                    position.windowLossSum = 0
+                    position.windowSeen = 0
+                }
+                if position.step % progressEvery == 0 || position.step == steps {
                     let elapsed = now() - epochStart
-                    progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, step: step + 1, steps: steps,
-                                              meanLoss: lossSum / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9),
+                    progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, step: position.step, steps: steps,
+                                              meanLoss: position.lossSum / Double(position.seen),
+                                              imagesPerSecond: Double(position.seen) / max(elapsed, 1e-9),
                                               elapsedSeconds: elapsed))
                 }
             }
@@ -218,14 +338,27 @@ public final class Trainer {
             let evaluationStart = now()
             let validationAccuracy = split.validation.isEmpty ? nil : accuracy(on: train, indices: split.validation)
             let testAccuracy = accuracy(on: test, indices: (0..<Int32(test.count)).map { $0 })
-            let report = EpochReport(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
-                                     validationAccuracy: validationAccuracy, testAccuracy: testAccuracy,
-                                     trainSeconds: trainSeconds, evaluationSeconds: now() - evaluationStart,
-                                     imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
-            reports.append(report)
-            epochEnd(reports)
+            let seen = position.seen
+            position.reports.append(EpochReport(
+                epoch: epoch, trainLoss: position.lossSum / Double(seen), trainAccuracy: Double(position.correct) / Double(seen),
+                validationAccuracy: validationAccuracy, testAccuracy: testAccuracy,
+                trainSeconds: trainSeconds, evaluationSeconds: now() - evaluationStart,
+                imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9)))
+            // The next epoch's order is drawn now, so a checkpoint taken here holds it.
+            var (order, shuffleGenerator) = (position.order, position.shuffleGenerator)
+            order.withUnsafeMutableBufferPointer { shuffleGenerator.shuffle($0) }
+            (position.order, position.shuffleGenerator) = (order, shuffleGenerator)
+            position.epoch += 1
+            position.step = 0
+            position.lossSum = 0
+            position.correct = 0
+            position.seen = 0
+            position.epochTrainSeconds = 0
+            position.totalSeconds = totalBefore + now() - sessionStart
+            try epochEnd(position.reports)
+            try checkpoint(self)
         }
-        return TrainingResult(epochs: reports, outcome: .finished, totalSeconds: now() - start)
+        return result(.finished)
     }
 
     /// Accuracy of the network in evaluation mode on `indices` of `data`.

@@ -361,6 +361,10 @@ extension LayerName {
 
 /// Entry points to the table: layers, `train:`, `train.optimizer` and the top-level keys.
 public enum LayerTable {
+    /// The most layers a spec may list; more is an error (it keeps every later stage, which is
+    /// linear or close to it, well under a second).
+    public static let maxLayers = 1_000
+
     /// Every layer kind's description, in the order docs list them.
     public static var layers: [LayerSchema] { LayerName.allCases.map(\.schema) }
 
