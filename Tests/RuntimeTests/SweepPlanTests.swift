@@ -182,6 +182,16 @@ final class SweepPlanTests: XCTestCase {
         XCTAssertTrue(plan.warnings[0].contains("nothing to remove"), plan.warnings[0])
     }
 
+    /// `--weight-decay 0.0005 --ablate weight_decay`: one value is the baseline's decay, which the
+    /// ablated run sets to 0.
+    func testAblatingASingleValuedSettingKeepsItInTheBaseline() throws {
+        let text = SweepPlanTests.spec.replacingOccurrences(of: ", weight_decay: 0.001", with: "")
+            .replacingOccurrences(of: ", weight_decay: 0.0005", with: "")
+        let plan = try plan([try axis(.weightDecay, "0.0005")], ablations: [.weightDecay], text: text)
+        XCTAssertEqual(plan.runs.map(\.settings.optimizer.weightDecay), [0.0005, 0])
+        XCTAssertTrue(plan.warnings.isEmpty, "\(plan.warnings)")
+    }
+
     func testAblatingWhatIsSweptIsRefused() {
         for (axes, ablation) in [([try! axis(.dropout, "0,0.5")], Ablation.dropout), ([try! axis(.weightDecay, "0,0.1")], .weightDecay),
                                  ([try! setting("head.weight_decay=0,0.1")], .weightDecay)] {

@@ -61,7 +61,8 @@ final class SweepGridTests: XCTestCase {
         XCTAssertTrue(csv.hasPrefix("dropout,lr,seed,"), csv)
         XCTAssertEqual(try runFolders(out), ["0-dropout0-lr0.001", "1-dropout0-lr0.01", "2-dropout0.5-lr0.001", "3-dropout0.5-lr0.01"])
         let svg = try read(out + "/sweep.svg")
-        XCTAssertTrue(svg.contains("colour from") && svg.contains(">lr<") && svg.contains(">dropout<"), "a heatmap of dropout × lr")
+        XCTAssertTrue(svg.contains("lead over the worst cell") && svg.contains(">lr<") && svg.contains(">dropout<"), "a heatmap of dropout × lr")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/sweep.pdf"))
         let json = try CLI.jsonObject(try read(out + "/sweep.json"))
         XCTAssertEqual(json["parameters"] as? [String], ["dropout", "lr"])
         let axes = try XCTUnwrap(json["axes"] as? [[String: Any]])
@@ -96,7 +97,7 @@ final class SweepGridTests: XCTestCase {
         }
         XCTAssertEqual(tableOrder, rows.compactMap { $0["ablation"] as? String }, result.stdout)
         let svg = try read(out + "/sweep.svg")
-        XCTAssertTrue(svg.contains("ablations") && svg.contains("without Dropout") && svg.contains("<rect"), "a bar chart")
+        XCTAssertTrue(svg.contains("which regularizer matters") && svg.contains("without Dropout") && svg.contains("<rect"), "a bar chart")
         let summary = try CLI.jsonObject(try read(out + "/3-without-weight_decay/summary.json"))
         XCTAssertEqual((summary["settings"] as? [String: Any])?["weight_decay"] as? NSNumber, 0)
     }

@@ -121,11 +121,14 @@ public final class SweepPlan: @unchecked Sendable {
         for ablation in definition.ablations {
             guard !ablations.contains(ablation) else { throw SweepPlanError.usage("--ablate \(ablation.rawValue) is given twice") }
             let swept: SweepParameter? = ablation == .dropout ? .dropout : ablation == .weightDecay ? .weightDecay : nil
-            if let swept, axes.contains(where: { $0.parameter == swept }) {
+            // A single value is the baseline's setting (what the ablation removes); several are a sweep of it.
+            if let swept, axes.contains(where: { $0.parameter == swept && $0.values.values.count > 1 }) {
                 throw SweepPlanError.usage("--ablate \(ablation.rawValue) cannot be combined with \(swept.flag), which sweeps what it removes")
             }
             if axes.contains(where: { axis in
-                if case let .layer(reference) = axis.parameter, ablation == .weightDecay { return reference.argument.key == "weight_decay" }
+                if case let .layer(reference) = axis.parameter, ablation == .weightDecay, axis.values.values.count > 1 {
+                    return reference.argument.key == "weight_decay"
+                }
                 return false
             }) {
                 throw SweepPlanError.usage("--ablate weight_decay cannot be combined with --set …weight_decay")
