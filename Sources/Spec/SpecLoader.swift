@@ -101,7 +101,7 @@ func modelName(fromPath path: String) -> String {
 }
 
 /// Stable sort: location-less diagnostics first, then by line and column.
-func sortedDiagnostics(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+public func sortedDiagnostics(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
     let indexed = diagnostics.enumerated().sorted { a, b in
         switch (a.element.location, b.element.location) {
         case (nil, nil):

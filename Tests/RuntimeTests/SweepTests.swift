@@ -17,14 +17,16 @@ final class SweepTests: XCTestCase {
 
     static func result(_ p: String, seed: UInt64 = 0, status: SweepRunStatus = .finished, loss: Double = 0.5,
                        validation: Double?, test: Double, seconds: Double = 2) -> SweepRunResult {
-        let value = value(p)
-        let run = SweepRun(index: 0, value: value, seed: seed, directoryName: "p\(value)")
+        let settings = TrainingSettings(epochs: 1, batchSize: 16, optimizer: OptimizerSettings(kind: .adam, lr: 0.01),
+                                        seed: seed, threads: 1, validation: 40, limit: nil)
+        let run = SweepRun(index: 0, point: 0, seed: seed, directoryName: "p\(value(p))", settings: settings, variant: 0,
+                           dropout: value(p).value)
         let epochs = status == .notRun ? [] : [report(loss: loss, validation: validation, test: test)]
         return SweepRunResult(run: run, status: status, epochs: epochs, seconds: seconds)
     }
 
     static func row(_ p: String, _ results: [SweepRunResult]) -> SweepRow {
-        SweepRow(value: value(p), runs: results)
+        SweepRow(point: 0, runs: results)
     }
 
     static func row(_ p: String, validation: Double?, test: Double) -> SweepRow {
@@ -98,7 +100,6 @@ final class SweepTests: XCTestCase {
             Self.result("0.5", seed: 1, loss: 0.6, validation: 0.94, test: 0.93, seconds: 3),
         ])
         XCTAssertTrue(row.complete)
-        XCTAssertEqual(row.value.description, "0.5")
         XCTAssertEqual(try XCTUnwrap(row.trainLoss?.mean), 0.5, accuracy: 1e-12)
         XCTAssertEqual(try XCTUnwrap(row.validationAccuracy?.mean), 0.92, accuracy: 1e-12)
         XCTAssertEqual(try XCTUnwrap(row.testAccuracy?.mean), 0.92, accuracy: 1e-12)
@@ -154,19 +155,19 @@ final class SweepTests: XCTestCase {
           - ReLU
           - Dropout: {p: 0.1}
           - Linear: {out_features: 10}
+        train: {batch_size: 16, optimizer: {name: adam, lr: 0.01}}
 
         """
 
     func makeSweep(values: String, seeds: Int = 1, jobs: Int = 1, directory: String, trainCount: Int = 200) throws -> Sweep {
-        let compilation = Compilation.compile(source: SourceFile(path: "tinydrop.yaml", text: Self.spec))
-        let graph = try XCTUnwrap(compilation.graph, compilation.renderedDiagnostics)
-        let settings = TrainingSettings(epochs: 1, batchSize: 16, optimizer: OptimizerSettings(kind: .adam, lr: 0.01),
-                                        seed: 7, threads: 1, validation: 40, limit: nil, evaluationBatch: 50)
+        let source = SourceFile(path: "tinydrop.yaml", text: Self.spec)
+        let definition = SweepDefinition(axes: [SweepAxis(parameter: .dropout, values: try parseSweepValueList(values, domain: SweepParameter.dropout.domain))],
+                                         seeds: SweepSeeds(first: 7, count: seeds), threads: 1, validation: 40, limit: nil)
+        let plan = try SweepPlan(source: source, definition: definition)
         let train = TrainerTests.synthetic(count: trainCount, seed: 1)
         let test = TrainerTests.synthetic(count: 60, seed: 2)
         let data = MNIST(trainPixels: train.pixels, trainLabels: train.labels, testPixels: test.pixels, testLabels: test.labels)
-        return Sweep(compilation: compilation, graph: graph, settings: settings, values: try parseSweepValues(values),
-                     seedCount: seeds, jobs: jobs, selectOn: .validation, directory: directory, data: data)
+        return Sweep(plan: plan, jobs: jobs, directory: directory, data: data)
     }
 
     func testTinySweepRunsEveryValueAndSeed() throws {
@@ -174,14 +175,15 @@ final class SweepTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Two jobs: the table files written after the last run must still hold every run.
         let sweep = try makeSweep(values: "0,0.5", seeds: 2, jobs: 2, directory: directory)
-        XCTAssertEqual(sweep.seeds, [7, 8], "seeds count up from the settings' seed")
-        XCTAssertEqual(sweep.runs.map(\.directoryName), ["p0-seed7", "p0-seed8", "p0.5-seed7", "p0.5-seed8"])
+        XCTAssertEqual(sweep.plan.seeds, [7, 8], "seeds count up from the first seed")
+        XCTAssertEqual(sweep.runs.map(\.directoryName), ["0-dropout0-seed7", "1-dropout0-seed8", "2-dropout0.5-seed7", "3-dropout0.5-seed8"])
+        XCTAssertEqual(sweep.runs.map(\.settings.batchSize), [16, 16, 16, 16], "the spec's train section holds")
         let lock = NSLock()
         var finished = 0
         let rows = sweep.run(progress: { _ in }, runFinished: { _ in lock.lock(); finished += 1; lock.unlock() },
                              shouldStop: { false })
         XCTAssertEqual(finished, 4)
-        XCTAssertEqual(rows.map(\.value.description), ["0", "0.5"])
+        XCTAssertEqual(rows.map { sweep.plan.points[$0.point].values[0].description }, ["0", "0.5"])
         for row in rows {
             XCTAssertTrue(row.complete)
             XCTAssertEqual(row.runs.count, 2)
@@ -196,7 +198,7 @@ final class SweepTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/" + name), name)
         }
         let csv = try String(contentsOfFile: directory + "/sweep.csv", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(csv.first, "p,seed,status,train_loss,val_acc,test_acc,seconds,reason")
+        XCTAssertEqual(csv.first, "dropout,seed,status,train_loss,val_acc,test_acc,seconds,reason,directory")
         XCTAssertEqual(csv.count, 5)
         XCTAssertTrue(csv.dropFirst().allSatisfy { $0.contains(",ok,") }, "\(csv)")
     }
@@ -247,7 +249,7 @@ final class SweepTests: XCTestCase {
         }
         XCTAssertEqual(numbers(serial), numbers(parallel))
         XCTAssertEqual(numbers(serial).count, 3)
-        for name in ["p0", "p0.3", "p0.6"] {
+        for name in ["0-dropout0", "1-dropout0.3", "2-dropout0.6"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: "\(one)/\(name)/weights.safetensors"))
             let b = try Data(contentsOf: URL(fileURLWithPath: "\(two)/\(name)/weights.safetensors"))
             XCTAssertEqual(a, b, "\(name): weights differ between --jobs 1 and --jobs 2")

@@ -126,8 +126,50 @@ final class SweepValuesTests: XCTestCase {
         assertFails("0:0.9:0.1:0.2", mentioning: ["start:stop:step"])
     }
 
-    func testExponentNotation() {
-        assertFails("1e-1", mentioning: ["1e-1", "not a decimal number"])
+    func testExponentNotation() throws {
+        XCTAssertEqual(try descriptions("1e-1,2.5E-2"), ["0.1", "0.025"])
+        XCTAssertEqual(try parseSweepValueList("1e-4,1e3", domain: SweepParameter.lr.domain).values.map(\.description), ["0.0001", "1000"])
+        assertFails("1e", mentioning: ["not a decimal number"])
+        assertFails("1e-1234", mentioning: ["not a decimal number"])
+    }
+
+    // MARK: - Log ranges
+
+    func testLogRangeOfFourDecades() throws {
+        let list = try parseSweepValueList("1e-4..1e-1*4", domain: SweepParameter.lr.domain)
+        XCTAssertTrue(list.logSpaced)
+        XCTAssertEqual(list.values.map(\.description), ["0.0001", "0.001", "0.01", "0.1"])
+        XCTAssertEqual(list.values.map(\.value), [0.0001, 0.001, 0.01, 0.1], "each value is the decimal printed")
+    }
+
+    func testLogRangeRoundsToThreeSignificantDigits() throws {
+        let list = try parseSweepValueList("0.001..0.1*5", domain: SweepParameter.lr.domain)
+        // 10^-3, 10^-2.5, 10^-2, 10^-1.5, 10^-1.
+        XCTAssertEqual(list.values.map(\.description), ["0.001", "0.00316", "0.01", "0.0316", "0.1"])
+    }
+
+    func testBadLogRanges() {
+        for text in ["0..1*3", "1e-1..1e-4*3", "1e-4..1e-1*1", "1e-4..1e-1", "1e-4..1e-1*x", "1e-4..1e-1*100000"] {
+            XCTAssertThrowsError(try parseSweepValueList(text, domain: SweepParameter.lr.domain), text)
+        }
+    }
+
+    func testIntegerDomains() throws {
+        XCTAssertEqual(try parseSweepValueList("16:64:16", domain: SweepParameter.batchSize.domain).values.compactMap(\.integer), [16, 32, 48, 64])
+        XCTAssertThrowsError(try parseSweepValueList("16.5", domain: SweepParameter.batchSize.domain)) { error in
+            XCTAssertTrue("\(error)".contains("not a whole number"), "\(error)")
+        }
+        XCTAssertThrowsError(try parseSweepValueList("0", domain: SweepParameter.epochs.domain))
+        XCTAssertThrowsError(try parseSweepValueList("4611686018427387904", domain: SweepParameter.batchSize.domain))
+    }
+
+    /// Issue 11, defect 12: a range whose ends need more digits than fit exactly wrapped silently
+    /// and trained p = 0.43946683793408. It is refused now.
+    func testHugeRangeDoesNotWrap() {
+        assertFails("100000000139688:100000000139688:0.00000000000001", mentioning: ["significant digits"])
+        assertFails("0:0.9:0.00000000000000001", mentioning: ["significant digits"])
+        assertFails("9999999999999999", mentioning: ["significant digits"])
+        assertFails("1e300", mentioning: ["significant digits"])
     }
 
     func testNaNAndInfinity() {
@@ -160,6 +202,7 @@ final class SweepValuesTests: XCTestCase {
 
     func testDuplicates() {
         assertFails("0.1,0.10", mentioning: ["0.1", "listed twice"])
+        assertFails("0.1,1e-1", mentioning: ["listed twice"])
         assertFails("0,0.5,0", mentioning: ["listed twice"])
     }
 

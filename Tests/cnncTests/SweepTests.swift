@@ -31,7 +31,7 @@ final class SweepTests: XCTestCase {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         guard let header = lines.first else { throw CLIError("empty CSV \(path)") }
-        XCTAssertEqual(header, "p,seed,status,train_loss,val_acc,test_acc,seconds,reason", file: file, line: line)
+        XCTAssertTrue(header.hasSuffix("seed,status,train_loss,val_acc,test_acc,seconds,reason,directory"), header, file: file, line: line)
         let names = parseCSVLine(header)
         return lines.dropFirst().map { row in
             let fields = parseCSVLine(row)
@@ -87,7 +87,7 @@ final class SweepTests: XCTestCase {
 
         // sweep.csv: header + one row per run.
         let csv = try readCSV(out + "/sweep.csv")
-        XCTAssertEqual(csv.map { $0["p"] }, ["0", "0.5"])
+        XCTAssertEqual(csv.map { $0["dropout"] }, ["0", "0.5"])
         for row in csv {
             XCTAssertEqual(row["status"], "ok", "\(row)")
             XCTAssertEqual(row["seed"], "0")
@@ -100,16 +100,16 @@ final class SweepTests: XCTestCase {
 
         // sweep.json
         let json = try readJSON(out + "/sweep.json")
-        XCTAssertEqual(json["parameter"] as? String, "dropout")
-        XCTAssertEqual(json["values"] as? [String], ["0", "0.5"])
+        XCTAssertEqual(json["parameters"] as? [String], ["dropout"])
+        let axes = try XCTUnwrap(json["axes"] as? [[String: Any]])
+        XCTAssertEqual(axes.first?["values"] as? [String], ["0", "0.5"])
         XCTAssertEqual(json["select_on"] as? String, "val")
         XCTAssertEqual(json["validation_images"] as? Int, 200)
-        XCTAssertEqual(json["jobs"] as? Int, 1)
-        let selected = try XCTUnwrap(json["selected_p"] as? String, "selected_p: \(String(describing: json["selected_p"]))")
+        let selected = try XCTUnwrap((json["selected"] as? [String: Any])?["dropout"] as? String, "selected: \(String(describing: json["selected"]))")
         XCTAssertTrue(["0", "0.5"].contains(selected), selected)
         let rows = try XCTUnwrap(json["rows"] as? [[String: Any]])
-        XCTAssertEqual(rows.map { $0["p"] as? String }, ["0", "0.5"])
-        XCTAssertEqual(rows.filter { $0["selected"] as? Bool == true }.map { $0["p"] as? String }, [selected])
+        XCTAssertEqual(rows.map { $0["dropout"] as? String }, ["0", "0.5"])
+        XCTAssertEqual(rows.filter { $0["selected"] as? Bool == true }.map { $0["dropout"] as? String }, [selected])
         var validationMeans: [Double] = []
         for row in rows {
             XCTAssertEqual(row["complete"] as? Bool, true)
@@ -125,17 +125,17 @@ final class SweepTests: XCTestCase {
         let best = validationMeans.firstIndex(of: validationMeans.max()!)!
         XCTAssertEqual(selected, ["0", "0.5"][best])
         let runs = try XCTUnwrap(json["runs"] as? [[String: Any]])
-        XCTAssertEqual(runs.map { $0["directory"] as? String }, ["p0", "p0.5"])
+        XCTAssertEqual(runs.map { $0["directory"] as? String }, ["0-dropout0", "1-dropout0.5"])
         XCTAssertEqual(runs.map { $0["status"] as? String }, ["ok", "ok"])
 
         // sweep.svg
         let svg = try String(contentsOfFile: out + "/sweep.svg", encoding: .utf8)
         XCTAssertTrue(svg.contains("<svg") && svg.contains("</svg>"), "sweep.svg is an SVG document")
-        XCTAssertTrue(svg.contains("dropout p"), "the x axis is dropout p")
-        XCTAssertTrue(svg.contains("chosen p = \(selected)"))
+        XCTAssertTrue(svg.contains("accuracy vs dropout"), "the x axis is dropout p")
+        XCTAssertTrue(svg.contains("chosen dropout = \(selected)"))
 
         // One folder per run.
-        for folder in ["p0", "p0.5"] {
+        for folder in ["0-dropout0", "1-dropout0.5"] {
             XCTAssertTrue(exists("\(out)/\(folder)/weights.safetensors"), "\(folder)/weights.safetensors")
             XCTAssertTrue(exists("\(out)/\(folder)/summary.json"), "\(folder)/summary.json")
         }
@@ -146,7 +146,7 @@ final class SweepTests: XCTestCase {
         let other = selected == "0" ? "0.5" : "0"
         XCTAssertFalse(try XCTUnwrap(tableLine(result.stdout, p: other), result.transcript).contains("chosen"))
         XCTAssertTrue(result.stdout.contains("val acc"), result.transcript)
-        XCTAssertTrue(result.stdout.contains("chosen p = \(selected) (best validation accuracy"), result.transcript)
+        XCTAssertTrue(result.stdout.contains("chosen: dropout=\(selected) (best validation accuracy"), result.transcript)
         XCTAssertTrue(result.stdout.contains("was not used to choose it"), result.transcript)
         XCTAssertFalse(result.stderr.contains("warning"), result.transcript)
     }
@@ -159,31 +159,30 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(serial.status, 0, serial.transcript)
         let parallel = try sweep(dropout: "0,0.5", out: two, ["--jobs", "2", "--quiet"])
         XCTAssertEqual(parallel.status, 0, parallel.transcript)
-        for folder in ["p0", "p0.5"] {
+        for folder in ["0-dropout0", "1-dropout0.5"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: "\(one)/\(folder)/weights.safetensors"))
             let b = try Data(contentsOf: URL(fileURLWithPath: "\(two)/\(folder)/weights.safetensors"))
             XCTAssertFalse(a.isEmpty)
             XCTAssertEqual(a, b, "\(folder)/weights.safetensors differs between --jobs 1 and --jobs 2")
         }
-        let columns = ["p", "seed", "status", "train_loss", "val_acc", "test_acc", "reason"]
+        let columns = ["dropout", "seed", "status", "train_loss", "val_acc", "test_acc", "reason"]
         let a = try readCSV(one + "/sweep.csv").map { row in columns.map { row[$0] ?? "?" } }
         let b = try readCSV(two + "/sweep.csv").map { row in columns.map { row[$0] ?? "?" } }
         XCTAssertEqual(a.count, 2)
         XCTAssertEqual(a, b, "sweep.csv differs (seconds ignored)")
-        XCTAssertEqual(try readJSON(two + "/sweep.json")["jobs"] as? Int, 2)
     }
 
     func testSeedsShowSpread() throws {
         let out = scratch + "/seeds"
         let result = try sweep(dropout: "0,0.5", out: out, ["--seeds", "2", "--limit", "320", "--jobs", "2"])
         XCTAssertEqual(result.status, 0, result.transcript)
-        for folder in ["p0-seed0", "p0-seed1", "p0.5-seed0", "p0.5-seed1"] {
+        for folder in ["0-dropout0-seed0", "1-dropout0-seed1", "2-dropout0.5-seed0", "3-dropout0.5-seed1"] {
             XCTAssertTrue(exists("\(out)/\(folder)/weights.safetensors"), folder)
         }
-        XCTAssertFalse(exists(out + "/p0"), "with several seeds the folders name the seed")
+        XCTAssertFalse(exists(out + "/0-dropout0"), "with several seeds the folders name the seed")
         let csv = try readCSV(out + "/sweep.csv")
         XCTAssertEqual(csv.count, 4)
-        XCTAssertEqual(csv.map { "\($0["p"]!)/\($0["seed"]!)" }, ["0/0", "0/1", "0.5/0", "0.5/1"])
+        XCTAssertEqual(csv.map { "\($0["dropout"]!)/\($0["seed"]!)" }, ["0/0", "0/1", "0.5/0", "0.5/1"])
         let json = try readJSON(out + "/sweep.json")
         XCTAssertEqual((json["seeds"] as? [Any])?.ints, [0, 1])
         let rows = try XCTUnwrap(json["rows"] as? [[String: Any]])
@@ -201,13 +200,14 @@ final class SweepTests: XCTestCase {
 
     func testSelectOnTestWarns() throws {
         let out = scratch + "/test"
-        let result = try sweep(dropout: "0.2", out: out, ["--select-on", "test", "--quiet"])
+        let result = try sweep(dropout: "0.2,0.3", out: out, ["--select-on", "test", "--quiet", "--limit", "320"])
         XCTAssertEqual(result.status, 0, result.transcript)
-        XCTAssertTrue(result.stderr.contains("warning: selecting p on the test set"), result.transcript)
+        XCTAssertTrue(result.stderr.contains("warning: selecting on the test set"), result.transcript)
         XCTAssertFalse(result.stdout.contains("warning"), "the warning goes to standard error")
         let json = try readJSON(out + "/sweep.json")
         XCTAssertEqual(json["select_on"] as? String, "test")
-        XCTAssertEqual(json["selected_p"] as? String, "0.2")
+        let selected = try XCTUnwrap((json["selected"] as? [String: Any])?["dropout"] as? String)
+        XCTAssertTrue(["0.2", "0.3"].contains(selected), selected)
         XCTAssertTrue(result.stdout.contains("← chosen (test)"), result.transcript)
         XCTAssertTrue(result.stdout.contains("was used to choose it"), result.transcript)
     }
@@ -246,7 +246,7 @@ final class SweepTests: XCTestCase {
 
     func testBadRangesExitTwo() throws {
         let data = scratch  // refused before any data is read
-        for dropout in ["0:1:0.1", "0.5:0.1:0.1", "x", "0:0.5:0", "1e-1", "0.1,0.1", ""] {
+        for dropout in ["0:1:0.1", "0.5:0.1:0.1", "x", "0:0.5:0", "0.1,1e-1", "0.1,0.1", "", "100000000139688:100000000139688:0.00000000000001"] {
             let out = scratch + "/bad"
             let result = try CLI.run(["sweep", CLI.example("lenet.yaml"), "--dropout", dropout, "--data", data,
                                       "--no-download", "--out", out])
@@ -295,14 +295,14 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(result.status, 1, result.transcript)
 
         let csv = try readCSV(out + "/sweep.csv")
-        XCTAssertEqual(csv.map { $0["p"] }, ["0", "0.5"], "both values ran")
+        XCTAssertEqual(csv.map { $0["dropout"] }, ["0", "0.5"], "both values ran")
         for row in csv {
             XCTAssertEqual(row["status"], "failed", "\(row)")
             XCTAssertTrue(row["reason"]?.contains("diverged") ?? false, "\(row)")
             XCTAssertEqual(row["test_acc"], "")
         }
         let json = try readJSON(out + "/sweep.json")
-        XCTAssertTrue(json["selected_p"] is NSNull, "nothing to choose from: \(String(describing: json["selected_p"]))")
+        XCTAssertTrue(json["selected"] is NSNull, "nothing to choose from: \(String(describing: json["selected"]))")
         let runs = try XCTUnwrap(json["runs"] as? [[String: Any]])
         XCTAssertEqual(runs.count, 2)
         for run in runs {
@@ -313,15 +313,15 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(rows.map { $0["complete"] as? Bool }, [false, false])
 
         // Each failure is logged with its reason, and the table marks both rows.
-        XCTAssertTrue(result.stdout.contains("p=0 seed 0: failed: diverged"), result.transcript)
-        XCTAssertTrue(result.stdout.contains("p=0.5 seed 0: failed: diverged"), result.transcript)
+        XCTAssertTrue(result.stdout.contains("dropout=0, seed 0: failed: diverged"), result.transcript)
+        XCTAssertTrue(result.stdout.contains("dropout=0.5, seed 0: failed: diverged"), result.transcript)
         for p in ["0", "0.5"] {
             let line = try XCTUnwrap(tableLine(result.stdout, p: p), result.transcript)
             XCTAssertTrue(line.contains("failed"), line)
             XCTAssertFalse(line.contains("chosen"), line)
         }
-        XCTAssertFalse(result.stdout.contains("chosen p ="), result.transcript)
-        XCTAssertTrue(result.stdout.contains("no p chosen"), result.transcript)
+        XCTAssertFalse(result.stdout.contains("chosen: dropout"), result.transcript)
+        XCTAssertTrue(result.stdout.contains("nothing chosen"), result.transcript)
     }
 
     // MARK: - Ctrl-C
@@ -339,8 +339,8 @@ final class SweepTests: XCTestCase {
         let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8)
         XCTAssertTrue(csv.contains(",not run,"), csv)
         for line in csv.split(separator: "\n").dropFirst() where line.contains(",ok,") {
-            let p = String(line.split(separator: ",")[0])
-            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/p\(p)/weights.safetensors"), "run p=\(p)")
+            let folder = String(line.split(separator: ",").last!)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/\(folder)/weights.safetensors"), folder)
         }
     }
 }

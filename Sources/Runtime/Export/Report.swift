@@ -174,12 +174,16 @@ private struct ReportWriter {
         let name = sweep["name"] as? String ?? "sweep"
         let tag = labelTag(name + "-" + (directory as NSString).lastPathComponent)
         let selectOn = sweep["select_on"] as? String ?? "val"
-        let selected = sweep["selected_p"] as? String
+        // The swept parameters (and "ablation") name each row; `selected` holds the chosen row's values.
+        let parameters = sweep["parameters"] as? [String] ?? []
+        let selected = (sweep["selected"] as? [String: Any]).map { chosen in
+            parameters.map { "\($0) = \(chosen[$0] as? String ?? "?")" }.joined(separator: ", ")
+        }
         let validationImages = sweep["validation_images"] as? Int ?? 0
         let seeds = (sweep["seeds"] as? [Any])?.count ?? 1
         let settings = sweep["settings"] as? [String: Any] ?? [:]
         let epochs = settings["epochs"] as? Int ?? 1
-        heading("Dropout sweep of \(name)", level: 1)
+        heading("Sweep of \(name)", level: 1)
         func cell(_ value: Any?) -> String {
             guard let spread = value as? [String: Any], let mean = spread["mean"] as? Double else { return "–" }
             if let sd = spread["std"] as? Double { return formatFixed(mean, digits: 4) + " ± " + formatFixed(sd, digits: 4) }
@@ -189,23 +193,25 @@ private struct ReportWriter {
         var bold: Set<Int> = []
         for (i, row) in ((sweep["rows"] as? [[String: Any]]) ?? []).enumerated() {
             if row["selected"] as? Bool == true { bold.insert(i) }
-            rows.append([row["p"] as? String ?? "?", cell(row["train_loss"]), cell(row["validation_accuracy"]), cell(row["test_accuracy"])])
+            rows.append(parameters.map { row[$0] as? String ?? "?" }
+                        + [cell(row["train_loss"]), cell(row["validation_accuracy"]), cell(row["test_accuracy"])])
         }
         let seedNote = seeds > 1 ? " Mean ± standard deviation over \(seeds) seeds." : ""
-        table(["p", "train loss", "validation accuracy", "test accuracy"], rows,
-              caption: "Accuracy against dropout p, \(epochs) epoch\(epochs == 1 ? "" : "s") per value.\(seedNote) The chosen p is in bold.",
-              label: "tab:sweep-\(tag)", numeric: [0, 1, 2, 3], bold: bold)
+        let numeric = Set(parameters.indices.filter { parameters[$0] != "ablation" }).union(parameters.count..<(parameters.count + 3))
+        table(parameters + ["train loss", "validation accuracy", "test accuracy"], rows,
+              caption: "Accuracy of each point, \(epochs) epoch\(epochs == 1 ? "" : "s") per run.\(seedNote) The chosen point is in bold.",
+              label: "tab:sweep-\(tag)", numeric: numeric, bold: bold)
         if let selected {
             if selectOn == "val" {
-                paragraph("The chosen p = \(selected) was selected on validation accuracy: \(groupedThousands(validationImages)) training images "
-                          + "were held out and never trained on, and the test set played no part in the choice, so the test accuracy "
-                          + "of p = \(selected) is an unbiased estimate of its accuracy on new digits.")
+                paragraph("The chosen point (\(selected)) was selected on validation accuracy: \(groupedThousands(validationImages)) training images "
+                          + "were held out and never trained on, and the test set played no part in the choice, so its test accuracy "
+                          + "is an unbiased estimate of its accuracy on new digits.")
             } else {
-                paragraph("The chosen p = \(selected) was selected on test accuracy. Choosing a hyperparameter on the test set makes "
+                paragraph("The chosen point (\(selected)) was selected on test accuracy. Choosing a hyperparameter on the test set makes "
                           + "that test accuracy optimistically biased; hold out a validation set (cnnc sweep --val N) to choose honestly.")
             }
         }
-        figure(directory: directory, stem: "sweep", caption: "Validation and test accuracy against dropout p for \(name).",
+        figure(directory: directory, stem: "sweep", caption: "Validation and test accuracy of the sweep of \(name).",
                label: "fig:sweep-\(tag)")
     }
 }
