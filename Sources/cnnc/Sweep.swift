@@ -440,7 +440,7 @@ struct Sweep: ParsableCommand {
             guard let graph = plan.variants[variant].graph, let spec = plan.variants[variant].spec else { continue }
             let run = plan.runs.first { $0.point == i }!
             print("\n\(plan.describe(point: i)):")
-            print(ModelSummary(graph: graph, train: spec.train, batchSize: run.settings.batchSize, threads: run.settings.threads)
+            print(ModelSummary(graph: graph, settings: ModelSummary.settings(train: spec.train, batchSize: run.settings.batchSize, threads: run.settings.threads))
                 .rendered(file: plan.source.path))
         }
     }

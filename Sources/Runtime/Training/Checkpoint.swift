@@ -322,39 +322,38 @@ private func decodeStepRecord(_ object: JSONFields) throws -> StepRecord {
                examples: try object.int("examples"), trainLoss: try object.double("train_loss"))
 }
 
-private func parseJSON(_ bytes: [UInt8], what: String) throws -> JSONValue {
-    var parser = JSONParser(bytes: bytes, start: 0, end: bytes.count)
+private func parseJSON(_ bytes: [UInt8], what: String) throws -> JSON {
     do {
-        return try parser.parseDocument()
-    } catch let failure as JSONParser.Failure {
-        throw CheckpointError.corrupt("\(what): \(failure.message)")
+        return try JSON.parse(bytes)
+    } catch let failure as JSONParseError {
+        throw CheckpointError.corrupt("\(what): \(failure.description)")
     }
 }
 
 /// Typed access to a JSON object's fields, failing with `CheckpointError.corrupt`.
 private struct JSONFields {
-    var pairs: [(String, JSONValue)]
+    var pairs: [(String, JSON)]
     var what: String
 
-    init(_ value: JSONValue, _ what: String) {
+    init(_ value: JSON, _ what: String) {
         if case let .object(pairs) = value { self.pairs = pairs } else { self.pairs = [] }
         self.what = what
     }
 
-    func value(_ key: String) throws -> JSONValue {
+    func value(_ key: String) throws -> JSON {
         guard let v = pairs.first(where: { $0.0 == key })?.1 else { throw CheckpointError.corrupt("\(what) has no '\(key)'") }
         return v
     }
 
     func int(_ key: String) throws -> Int {
-        guard case let .integer(i) = try value(key) else { throw CheckpointError.corrupt("\(what).\(key) is not an integer") }
+        guard case let .int(i) = try value(key) else { throw CheckpointError.corrupt("\(what).\(key) is not an integer") }
         return i
     }
 
     func double(_ key: String) throws -> Double {
         switch try value(key) {
-        case let .integer(i): return Double(i)
-        case let .number(d): return d
+        case let .int(i): return Double(i)
+        case let .double(d): return d
         default: throw CheckpointError.corrupt("\(what).\(key) is not a number")
         }
     }
@@ -374,7 +373,7 @@ private struct JSONFields {
         return s
     }
 
-    func array(_ key: String) throws -> [JSONValue] {
+    func array(_ key: String) throws -> [JSON] {
         guard case let .array(a) = try value(key) else { throw CheckpointError.corrupt("\(what).\(key) is not an array") }
         return a
     }
