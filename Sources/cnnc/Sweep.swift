@@ -47,8 +47,8 @@ struct Sweep: ParsableCommand {
             By default each run trains 1 epoch, 5,000 training images are held out for validation (the same images \
             for every run), and the best point is chosen on validation accuracy.
 
-            The output directory holds manifest.json (spec SHA-256, every run's settings, cnnc version) and one \
-            folder per run. Running the same command again with the same --out trains only the runs that did not \
+            The output directory holds manifest.json (spec SHA-256, every run's settings, cnnc version), \
+            sweep.csv, sweep.json, sweep.svg/.pdf and one folder per run. Running the same command again with the same --out trains only the runs that did not \
             finish; other settings or another spec are refused unless --force. --collect DIR rebuilds the table, \
             files and plot from the runs there. --plan-only writes DIR/commands.txt (one command per run, for xargs \
             -P or GNU parallel); --slurm writes DIR/sweep.sbatch, a job array whose tasks run \
@@ -73,7 +73,7 @@ struct Sweep: ParsableCommand {
     @Option(help: "Batch size: VALUES (whole numbers).", transform: values(for: .batchSize))
     var batchSize: SweepValueList?
 
-    @Option(help: "Epochs per run: VALUES (default 1).", transform: values(for: .epochs))
+    @Option(help: "Epochs per run: VALUES (default 1 per run; the spec's epochs are for the final training).", transform: values(for: .epochs))
     var epochs: SweepValueList?
 
     @Option(help: "SGD momentum: VALUES.", transform: values(for: .momentum))

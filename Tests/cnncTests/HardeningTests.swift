@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
 
 /// Regression tests for the defects of issue 11 found by trying cnnc as a hostile user would:
@@ -193,6 +196,21 @@ func shell(_ command: String) throws -> CLIResult {
                      seconds: Date().timeIntervalSince(started))
 }
 
+/// Whether something listens on 127.0.0.1:`port` (a plain TCP connect; cnnc's tests do not link
+/// FoundationNetworking).
+private func acceptsConnections(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
 /// `python3 -m http.server` on 127.0.0.1 for one directory.
 final class HTTPServer {
     let process = Process()
@@ -209,7 +227,7 @@ final class HTTPServer {
         try process.run()
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if (try? Data(contentsOf: URL(string: url)!)) != nil { return }
+            if acceptsConnections(port: port) { return }
             usleep(100_000)
         }
         stop()

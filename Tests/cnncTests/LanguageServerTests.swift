@@ -504,7 +504,7 @@ final class LanguageServerTests: XCTestCase {
                                                      "contentChanges": [["text": huge]]])
         let diagnostics = try client.diagnostics(for: target)
         XCTAssertEqual(diagnostics.count, 1)
-        XCTAssertTrue((diagnostics.first?["message"] as? String)?.contains("a spec must be under 1 MiB") == true,
+        XCTAssertTrue((diagnostics.first?["message"] as? String)?.contains("a spec must be at most 1 MiB") == true,
                       "\(diagnostics)")
         XCTAssertEqual(try client.shutdown(), 0)
     }

@@ -92,8 +92,8 @@ final class RecordsTests: XCTestCase {
         let result = try CLI.run(["sweep", CLI.example("lenet.yaml"), "--dropout", "0,0.5", "--lr", "1e6", "--limit", "2000",
                                   "--val", "200", "--out", out] + dataArguments())
         XCTAssertEqual(result.status, 1, "no run finished\n\(result.transcript)")
-        XCTAssertTrue(result.stdout.contains("p=0 seed 0: failed: diverged"), result.transcript)
-        XCTAssertTrue(result.stdout.contains("p=0.5 seed 0: failed: diverged"), "the second run ran\n\(result.transcript)")
+        XCTAssertTrue(result.stdout.contains("dropout=0, seed 0: failed: diverged"), result.transcript)
+        XCTAssertTrue(result.stdout.contains("dropout=0.5, seed 0: failed: diverged"), "the second run ran\n\(result.transcript)")
     }
 
     /// Defect 5: a spec's name cannot lead a run out of runs/, and control characters print escaped.
