@@ -34,8 +34,14 @@ import Spec
 // Each call is single-threaded (BLAS runs single-threaded per lane). The weight transforms read the
 // weights in PyTorch's [OC, IC, 3, 3] layout; `flipped: true` gives the transform of the input-gradient
 // convolution's kernel (spatially flipped, in/out channels swapped), used by the input-gradient pass.
-// The weight gradient stays with im2col + GEMM (`conv2dBackward` with a nil input gradient); see the
-// note at the end of this file.
+//
+//     winogradWeightGradientPreferred(g) -> Bool      whether the Winograd weight gradient is the faster
+//     winogradWeightGradientScratchCount(geometry: g, images:) -> Int     floats, per lane
+//     conv2dWinogradWeightGradient(input:outputGradient:weightGradient:scratch:geometry:batch:images:)
+//
+// The weight gradient by Winograd wins on large images only (measured, see
+// `winogradWeightGradientPreferred`); elsewhere im2col + GEMM (`conv2dBackward` with a nil input
+// gradient) stays for dW.
 //
 // ## Data layout inside the kernels
 // Per lane, per chunk of up to `chunkTiles` output tiles (tiles of consecutive images of the share):
@@ -751,6 +757,15 @@ extension WinogradLayout {
     func weightGradientScratchCount(_ g: Conv2DGeometry) -> Int {
         scratchCount + gradientPlaneCount + accumulatorCount(g)
     }
+}
+
+/// Whether `conv2dWinogradWeightGradient` beats im2col + GEMM for this convolution. Measured with
+/// `winogradBenchmark` (batch 32, one thread, thread CPU time, Zen 3 with AVX2/FMA code): 1.3–2.0×
+/// faster on 32→32 @28×28, 0.84–0.92× on 32→64 and 64→64 @14×14 (its α² products reduce over
+/// tiles, a short depth per chunk, and accumulate into α²·IC·OC floats), so: from 400 output
+/// positions per image (20×20) on.
+public func winogradWeightGradientPreferred(_ g: Conv2DGeometry) -> Bool {
+    winogradApplies(g) && g.outHeight * g.outWidth >= 400
 }
 
 /// Floats of one lane's scratch for `conv2dWinogradWeightGradient` over up to `images` images.
