@@ -1,4 +1,5 @@
 import Foundation
+import MallocCounter
 import XCTest
 @testable import Graph
 @testable import Runtime
@@ -359,6 +360,60 @@ final class WinogradTests: XCTestCase {
                 print("conv \(c)→\(oc) @\(side): forward \(tile): \(errors(Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: all), exact))")
                 print("conv \(c)→\(oc) @\(side): input gradient \(tile): \(errors(Self.inputGradient(d.weight, d.dy, t, tile: tile, images: all), exactDX))")
                 print("conv \(c)→\(oc) @\(side): weight gradient \(tile): \(errors(Self.weightGradient(d.x, d.dy, t, tile: tile, images: all), exactDW))")
+            }
+        }
+    }
+
+    /// The weight transforms and the three kernels allocate nothing once warm (one call each first:
+    /// OpenBLAS's and Swift's lazy one-time initializations).
+    func testKernelsAllocateNothing() {
+        setBLASThreads(1)
+        let t = Self.cases[9]
+        let g = t.geometry
+        let d = Self.data(t, seed: 1500)
+        var forwardWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: false))
+        var gradientWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: true))
+        var scratch = [Float](repeating: 0, count: max(winogradForwardScratchCount(geometry: g, images: t.batch),
+                                                       winogradInputGradientScratchCount(geometry: g, images: t.batch),
+                                                       winogradWeightGradientScratchCount(geometry: g, images: t.batch)))
+        var y = [Float](repeating: 0, count: t.oc * t.batch * g.outSpatial)
+        var dx = [Float](repeating: 0, count: d.x.count)
+        var dw = [Float](repeating: 0, count: g.weightCount)
+        d.x.withUnsafeBufferPointer { x in
+            d.weight.withUnsafeBufferPointer { w in
+                d.bias!.withUnsafeBufferPointer { b in
+                    d.dy.withUnsafeBufferPointer { dy in
+                        forwardWeights.withUnsafeMutableBufferPointer { fw in
+                            gradientWeights.withUnsafeMutableBufferPointer { gw in
+                                scratch.withUnsafeMutableBufferPointer { s in
+                                    y.withUnsafeMutableBufferPointer { y in
+                                        dx.withUnsafeMutableBufferPointer { dx in
+                                            dw.withUnsafeMutableBufferPointer { dw in
+                                                func step() {
+                                                    winogradTransformWeights(weight: w.baseAddress!, transformed: fw.baseAddress!, geometry: g, flipped: false)
+                                                    winogradTransformWeights(weight: w.baseAddress!, transformed: gw.baseAddress!, geometry: g, flipped: true)
+                                                    conv2dWinogradForward(input: x.baseAddress!, transformedWeight: fw.baseAddress!, bias: b.baseAddress!,
+                                                                          output: y.baseAddress!, scratch: s.baseAddress!, geometry: g, batch: t.batch,
+                                                                          images: 0..<t.batch)
+                                                    conv2dWinogradInputGradient(outputGradient: dy.baseAddress!, transformedFlippedWeight: gw.baseAddress!,
+                                                                                inputGradient: dx.baseAddress!, scratch: s.baseAddress!, geometry: g,
+                                                                                batch: t.batch, images: 0..<t.batch)
+                                                    conv2dWinogradWeightGradient(input: x.baseAddress!, outputGradient: dy.baseAddress!,
+                                                                                 weightGradient: dw.baseAddress!, scratch: s.baseAddress!, geometry: g,
+                                                                                 batch: t.batch, images: 0..<t.batch)
+                                                }
+                                                step()
+                                                malloc_counter_start()
+                                                step()
+                                                XCTAssertEqual(malloc_counter_stop(), 0)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
