@@ -1,4 +1,5 @@
 import ArgumentParser
+import Graph
 import Runtime
 
 struct Bench: ParsableCommand {
@@ -15,6 +16,9 @@ struct Bench: ParsableCommand {
 
     @Flag(help: "Print the figures as JSON.")
     var json = false
+
+    @Flag(help: "Also time each 3×3 stride-1 conv's Winograd kernels against im2col + GEMM, on one thread over one lane's share of the batch.")
+    var kernels = false
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
@@ -67,6 +71,13 @@ struct Bench: ParsableCommand {
         print("  FMA peak          \(formatFixed(peak.perCore, digits: 1)) GFLOP/s per core, \(formatFixed(peak.total, digits: 1)) GFLOP/s on \(peak.threads) threads (8-lane FMA loop, 10 accumulators)")
         print("  FLOP floor        \(formatFixed(peak.epochFloorSeconds(macsPerExample: graph.macsPerExample), digits: 1)) s per 60,000-image epoch (3 × forward MACs × 2 FLOP at that peak)")
         print("  (a fused group's time is shown under its first layer; \(graph.name)'s fused groups: \(fusedGroups(graph: graph, threads: result.threads)))")
+        guard kernels else { return }
+        let share = (result.batchSize + result.threads - 1) / result.threads
+        print("\nkernels on one thread, \(share) images (one lane's share), thread CPU time, best of 5:")
+        for step in graph.steps {
+            guard case let .conv2d(g) = step.op, winogradApplies(g) else { continue }
+            print("layer \(step.index): " + winogradBenchmark(geometry: g, batch: share, repetitions: 5).description)
+        }
     }
 }
 
