@@ -21,7 +21,15 @@ func runtimeTargetCPU() -> String? {
     #endif
     return nil
 }
-let vectorWidth: [SwiftSetting] = runtimeTargetCPU().map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+// With a target that has FMA, the kernels' multiply-adds are fused instructions (`multiplyAdd` in
+// Runtime/Kernels/Vector.swift, compiled with CNNC_FMA); without one, `addingProduct` would be a
+// call to `fmaf` per element, so they stay a multiply and an add.
+let cpusWithFMA: Set<String> = ["haswell", "broadwell", "skylake", "skylake-avx512", "cascadelake", "cooperlake",
+                                "icelake-client", "icelake-server", "tigerlake", "sapphirerapids", "alderlake",
+                                "znver1", "znver2", "znver3", "znver4", "x86-64-v3", "x86-64-v4"]
+let vectorWidth: [SwiftSetting] = runtimeTargetCPU().map { cpu in
+    [.unsafeFlags(["-target-cpu", cpu])] + (cpusWithFMA.contains(cpu) ? [.define("CNNC_FMA")] : [])
+} ?? []
 
 let package = Package(
     name: "cnnc",

@@ -14,7 +14,7 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     case winogradColumns = "winograd.columns"
     /// The transformed flipped weights of a Winograd conv's input-gradient pass.
     case winogradFlippedWeights = "winograd.weights.flipped"
-    /// The input-gradient pass's Winograd workspace, per lane.
+    /// A Winograd conv's backward workspace (weight gradient, then input gradient), per lane.
     case winogradBackwardColumns = "winograd.columns.backward"
 }
 

@@ -2,7 +2,7 @@ import XCTest
 @testable import Runtime
 
 /// Convs choose their algorithm at plan time: Winograd for 3×3 stride-1 convs with ≥ 8 channels in
-/// and out (forward and input gradient; the weight gradient stays im2col + GEMM), im2col otherwise.
+/// and out (forward, input gradient and weight gradient), im2col otherwise.
 final class ConvolutionAlgorithmTests: XCTestCase {
     /// Conv 8→8 (Winograd), BN, ReLU, conv 8→12 stride 2 (im2col), conv 12→8 pad 0 (Winograd), linear.
     static let kinds: [LayerKind] = [
@@ -20,9 +20,12 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         let plan = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 5, lanes: 2)
         XCTAssertNotNil(plan.steps[0].scratch[.winogradColumns])
         XCTAssertNil(plan.steps[0].scratch[.columns])
-        // The first conv computes no input gradient, so no flipped weights.
+        // The first conv computes no input gradient, so no flipped weights; its weight gradient is
+        // Winograd's too, so it has no im2col columns in either pass.
         XCTAssertNil(plan.steps[0].scratch[.winogradFlippedWeights])
-        XCTAssertNotNil(plan.steps[0].scratch[.backwardColumns])
+        XCTAssertNotNil(plan.steps[0].scratch[.winogradBackwardColumns])
+        XCTAssertNil(plan.steps[0].scratch[.backwardColumns])
+        XCTAssertNotNil(plan.steps[0].scratch[.weightGradientPartials], "two lanes: partial weight-gradient sums")
         XCTAssertNotNil(plan.steps[3].scratch[.columns])
         XCTAssertNil(plan.steps[3].scratch[.winogradColumns])
         XCTAssertNotNil(plan.steps[5].scratch[.winogradFlippedWeights])

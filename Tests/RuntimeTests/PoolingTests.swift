@@ -110,6 +110,17 @@ final class PoolingTests: XCTestCase {
         XCTAssertEqual(got.indices, [0])
     }
 
+    /// The 2×2 stride-2 fast path against the reference on odd sizes (a cropped last row and
+    /// column) with many ties: the first maximum in scan order wins, as in PyTorch.
+    func testTwoByTwoFastPathMatchesTheReferenceWithTies() {
+        let t = Case(c: 3, h: 7, w: 9, batch: 2, kernel: Pair(square: 2), stride: Pair(square: 2), padding: Pair(square: 0))
+        var x = randomFloats(t.c * t.batch * t.h * t.w, seed: 77, 0, 3).map { $0.rounded(.down) }
+        let got = Self.forward(x, t)
+        let want = Self.reference(x, t)
+        XCTAssertEqual(got.indices, want.indices)
+        XCTAssertEqual(got.values.map(\.bitPattern), want.values.map(\.bitPattern))
+    }
+
     func testBackwardRoutesGradientToArgmax() {
         for (n, t) in Self.cases.enumerated() {
             let x = randomFloats(t.c * t.batch * t.h * t.w, seed: UInt64(n + 20), -3, 3)

@@ -9,6 +9,18 @@ func loadLanes(_ pointer: UnsafePointer<Float>) -> Lanes {
     UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
 }
 
+/// a·b + c: one fused multiply-add instruction (one rounding) where the build targets a CPU with
+/// FMA (`CNNC_FMA`, set by Package.swift), else a multiply and an add. Swift never contracts
+/// `a * b + c` into an FMA by itself, so the compute-bound kernels spell it out with this.
+@inline(__always)
+func multiplyAdd(_ a: Lanes, _ b: Lanes, _ c: Lanes) -> Lanes {
+    #if CNNC_FMA
+    c.addingProduct(a, b)
+    #else
+    a * b + c
+    #endif
+}
+
 @inline(__always)
 func storeLanes(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)

@@ -31,18 +31,17 @@ import Spec
 // range of image indices); the kernels overwrite exactly those images of their output and read only
 // those images of their input. `scratch` is the lane's own workspace of at least the stated count,
 // sized for the largest share that lane gets (the count grows with `images` up to a cap, then stays).
-// Each call is single-threaded (the weight gradient's products go through `gemm`, which the runtime
-// keeps single-threaded per lane). Nothing allocates. The weight transforms read the
+// Each call is single-threaded; all three passes multiply with the same register-blocked FMA kernel
+// (`winogradMultiply`), not BLAS. Nothing allocates. The weight transforms read the
 // weights in PyTorch's [OC, IC, 3, 3] layout; `flipped: true` gives the transform of the input-gradient
 // convolution's kernel (spatially flipped, in/out channels swapped), used by the input-gradient pass.
 //
-//     winogradWeightGradientPreferred(g) -> Bool      whether the Winograd weight gradient is the faster
 //     winogradWeightGradientScratchCount(geometry: g, images:) -> Int     floats, per lane
 //     conv2dWinogradWeightGradient(input:outputGradient:weightGradient:scratch:geometry:batch:images:)
 //
-// The weight gradient by Winograd wins on large images only (measured, see
-// `winogradWeightGradientPreferred`); elsewhere im2col + GEMM (`conv2dBackward` with a nil input
-// gradient) stays for dW.
+// The runtime uses all three wherever Winograd applies (`convolutionUsesWinograd`): measured with
+// `cnnc bench SPEC --kernels` (one thread, one lane's share), each beats im2col + GEMM on every
+// examples/mnist.yaml shape, the weight gradient by 1.5–3×.
 //
 // ## Data layout inside the kernels
 // Per lane, per chunk of up to `chunkTiles` output tiles (tiles of consecutive images of the share):
@@ -357,23 +356,36 @@ enum WinogradF4: WinogradTransform {
     }
 }
 
-/// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], in Double, stored as Float.
+/// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], in Double, stored as Float, for the
+/// forward output channels `outputChannels` (default all), so that lanes can split the work: each
+/// channel's entries (and padding) are written by the call that holds it.
 /// - weight: [OC, IC, 3, 3]
 /// - transformed: [α², IC, OCp] (forward) or [α², OC, ICp] (flipped: the input-gradient kernel
 ///   g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels are the forward's
 ///   outputs); the columns past OC (or IC) up to a multiple of 8 are zero
 func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
-                              geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile) {
+                              geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile,
+                              outputChannels: Range<Int>? = nil) {
     let gt = tile == .f2x2 ? WinogradF2.kernelTransform : WinogradF4.kernelTransform
     let alpha = tile.inputSide
     let (ic, oc) = (g.inChannels, g.outChannels)
     let (rows, columns) = flipped ? (oc, ic) : (ic, oc)
     let padded = (columns + 7) / 8 * 8
-    if padded != columns {
-        transformed.update(repeating: 0, count: alpha * alpha * rows * padded)
+    let stride = rows * padded
+    let channels = outputChannels ?? 0..<oc
+    if padded != columns && !channels.isEmpty {
+        // Flipped: the padding of this call's rows. Forward: the padding columns, by the call
+        // that holds the last output channel.
+        for e in 0..<(alpha * alpha) {
+            if flipped {
+                for o in channels { (transformed + e * stride + o * padded + ic).update(repeating: 0, count: padded - ic) }
+            } else if channels.upperBound == oc {
+                for i in 0..<ic { (transformed + e * stride + i * padded + oc).update(repeating: 0, count: padded - oc) }
+            }
+        }
     }
     withUnsafeTemporaryAllocation(of: Double.self, capacity: alpha * 3) { half in  // G g: [α, 3]
-        for o in 0..<oc {
+        for o in channels {
             for i in 0..<ic {
                 let kernel = weight + (o * ic + i) * 9
                 @inline(__always) func w(_ ky: Int, _ kx: Int) -> Double {
@@ -386,7 +398,6 @@ func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeM
                 }
                 // Forward: row (input channel i), column (output channel o). Flipped: the roles swap.
                 let offset = flipped ? o * padded + i : i * padded + o
-                let stride = rows * padded
                 for a in 0..<alpha {
                     for b in 0..<alpha {
                         let value = half[a * 3] * gt[b][0] + half[a * 3 + 1] * gt[b][1] + half[a * 3 + 2] * gt[b][2]
@@ -399,14 +410,15 @@ func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeM
 }
 
 /// Transforms the weights for the forward pass (`flipped: false`) or for the input-gradient pass
-/// (`flipped: true`), with the tile size `winogradTile(for:)` picks for that pass.
+/// (`flipped: true`), with the tile size `winogradTile(for:)` picks for that pass, for the forward
+/// output channels `outputChannels` (default all; lanes split them).
 /// - weight: [OC, IC, 3, 3]
-/// - transformed: [winogradTransformedWeightCount(geometry: g, flipped:)], overwritten
+/// - transformed: [winogradTransformedWeightCount(geometry: g, flipped:)], overwritten (for those channels)
 public func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
-                                     geometry g: Conv2DGeometry, flipped: Bool) {
+                                     geometry g: Conv2DGeometry, flipped: Bool, outputChannels: Range<Int>? = nil) {
     let kernelGeometry = flipped ? winogradInputGradientGeometry(g) : g
     winogradTransformWeights(weight: weight, transformed: transformed, geometry: g, flipped: flipped,
-                             tile: winogradTile(for: kernelGeometry))
+                             tile: winogradTile(for: kernelGeometry), outputChannels: outputChannels)
 }
 
 // MARK: - Convolution
@@ -564,64 +576,77 @@ func winogradTransformOutput<T: WinogradTransform>(
     }
 }
 
-/// C = A·B for the tile-element products, without packing (B, one U[ξ], stays in L1/L2): 6×16
-/// blocks of C in 12 vector accumulators, then single rows and a last 8-column strip.
-/// - a: [rows, depth] (lda)
+/// C (+)= A·B for the tile-element products, without packing (B, one U[ξ] or Z[ξ], stays in
+/// L1/L2): 6×16 blocks of C in 12 vector accumulators, then single rows and a last 8-column strip;
+/// fused multiply-adds (`multiplyAdd`). A is read through strides, so the forward's V[ξ]·U[ξ] and
+/// the weight gradient's V[ξ]ᵀ·Z[ξ] share the kernel.
+/// - a: A [rows, depth], element (r, k) at `a[r·rowStride + k·depthStride]`
 /// - b: [depth, columns] (ldb), columns a multiple of 8
-/// - c: [rows, columns] (ldc), overwritten
+/// - c: [rows, columns] (ldc), overwritten, or added to with `accumulate`
 @inline(never)
-func winogradMultiply(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                      _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, depth: Int) {
+func winogradMultiply(_ a: UnsafePointer<Float>, rowStride: Int, depthStride: Int,
+                      _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                      rows: Int, columns: Int, depth: Int, accumulate: Bool) {
+    @inline(__always) func start(_ p: UnsafeMutablePointer<Float>) -> Lanes { accumulate ? loadLanes(p) : Lanes() }
     var o = 0
     while o + 16 <= columns {
         var t = 0
         while t + 6 <= rows {
-            var (c00, c01, c10, c11, c20, c21) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
-            var (c30, c31, c40, c41, c50, c51) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
-            let pa = a + t * lda
-            var pb = b + o
-            for k in 0..<depth {
-                let b0 = loadLanes(pb), b1 = loadLanes(pb + 8)
-                var x = Lanes(repeating: pa[k])
-                c00 = x * b0 + c00; c01 = x * b1 + c01
-                x = Lanes(repeating: pa[lda + k])
-                c10 = x * b0 + c10; c11 = x * b1 + c11
-                x = Lanes(repeating: pa[2 * lda + k])
-                c20 = x * b0 + c20; c21 = x * b1 + c21
-                x = Lanes(repeating: pa[3 * lda + k])
-                c30 = x * b0 + c30; c31 = x * b1 + c31
-                x = Lanes(repeating: pa[4 * lda + k])
-                c40 = x * b0 + c40; c41 = x * b1 + c41
-                x = Lanes(repeating: pa[5 * lda + k])
-                c50 = x * b0 + c50; c51 = x * b1 + c51
-                pb += ldb
-            }
             let pc = c + t * ldc + o
-            storeLanes(c00, pc); storeLanes(c01, pc + 8)
-            storeLanes(c10, pc + ldc); storeLanes(c11, pc + ldc + 8)
-            storeLanes(c20, pc + 2 * ldc); storeLanes(c21, pc + 2 * ldc + 8)
-            storeLanes(c30, pc + 3 * ldc); storeLanes(c31, pc + 3 * ldc + 8)
-            storeLanes(c40, pc + 4 * ldc); storeLanes(c41, pc + 4 * ldc + 8)
-            storeLanes(c50, pc + 5 * ldc); storeLanes(c51, pc + 5 * ldc + 8)
+            let (q0, q1, q2, q3, q4, q5) = (pc, pc + ldc, pc + 2 * ldc, pc + 3 * ldc, pc + 4 * ldc, pc + 5 * ldc)
+            var (c00, c01, c10, c11) = (start(q0), start(q0 + 8), start(q1), start(q1 + 8))
+            var (c20, c21, c30, c31) = (start(q2), start(q2 + 8), start(q3), start(q3 + 8))
+            var (c40, c41, c50, c51) = (start(q4), start(q4 + 8), start(q5), start(q5 + 8))
+            let p0 = a + t * rowStride
+            let (p1, p2, p3, p4, p5) = (p0 + rowStride, p0 + 2 * rowStride, p0 + 3 * rowStride, p0 + 4 * rowStride,
+                                        p0 + 5 * rowStride)
+            var pb = b + o
+            var k = 0
+            for _ in 0..<depth {
+                let b0 = loadLanes(pb), b1 = loadLanes(pb + 8)
+                var x = Lanes(repeating: p0[k])
+                c00 = multiplyAdd(x, b0, c00); c01 = multiplyAdd(x, b1, c01)
+                x = Lanes(repeating: p1[k])
+                c10 = multiplyAdd(x, b0, c10); c11 = multiplyAdd(x, b1, c11)
+                x = Lanes(repeating: p2[k])
+                c20 = multiplyAdd(x, b0, c20); c21 = multiplyAdd(x, b1, c21)
+                x = Lanes(repeating: p3[k])
+                c30 = multiplyAdd(x, b0, c30); c31 = multiplyAdd(x, b1, c31)
+                x = Lanes(repeating: p4[k])
+                c40 = multiplyAdd(x, b0, c40); c41 = multiplyAdd(x, b1, c41)
+                x = Lanes(repeating: p5[k])
+                c50 = multiplyAdd(x, b0, c50); c51 = multiplyAdd(x, b1, c51)
+                pb += ldb
+                k &+= depthStride
+            }
+            storeLanes(c00, q0); storeLanes(c01, q0 + 8)
+            storeLanes(c10, q1); storeLanes(c11, q1 + 8)
+            storeLanes(c20, q2); storeLanes(c21, q2 + 8)
+            storeLanes(c30, q3); storeLanes(c31, q3 + 8)
+            storeLanes(c40, q4); storeLanes(c41, q4 + 8)
+            storeLanes(c50, q5); storeLanes(c51, q5 + 8)
             t += 6
         }
         while t < rows {
-            var (c0, c1, d0, d1) = (Lanes(), Lanes(), Lanes(), Lanes())
-            let pa = a + t * lda
+            let pc = c + t * ldc + o
+            var (c0, c1, d0, d1) = (start(pc), start(pc + 8), Lanes(), Lanes())
+            let pa = a + t * rowStride
             var pb = b + o
             var k = 0
-            while k + 2 <= depth {
-                let x = Lanes(repeating: pa[k]), y = Lanes(repeating: pa[k + 1])
-                c0 = x * loadLanes(pb) + c0; c1 = x * loadLanes(pb + 8) + c1
-                d0 = y * loadLanes(pb + ldb) + d0; d1 = y * loadLanes(pb + ldb + 8) + d1
+            var remaining = depth
+            while remaining >= 2 {
+                let x = Lanes(repeating: pa[k]), y = Lanes(repeating: pa[k &+ depthStride])
+                c0 = multiplyAdd(x, loadLanes(pb), c0); c1 = multiplyAdd(x, loadLanes(pb + 8), c1)
+                d0 = multiplyAdd(y, loadLanes(pb + ldb), d0); d1 = multiplyAdd(y, loadLanes(pb + ldb + 8), d1)
                 pb += 2 * ldb
-                k += 2
+                k &+= 2 &* depthStride
+                remaining -= 2
             }
-            if k < depth {
+            if remaining > 0 {
                 let x = Lanes(repeating: pa[k])
-                c0 = x * loadLanes(pb) + c0; c1 = x * loadLanes(pb + 8) + c1
+                c0 = multiplyAdd(x, loadLanes(pb), c0); c1 = multiplyAdd(x, loadLanes(pb + 8), c1)
             }
-            storeLanes(c0 + d0, c + t * ldc + o); storeLanes(c1 + d1, c + t * ldc + o + 8)
+            storeLanes(c0 + d0, pc); storeLanes(c1 + d1, pc + 8)
             t += 1
         }
         o += 16
@@ -629,33 +654,41 @@ func winogradMultiply(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Fl
     if o < columns {
         var t = 0
         while t + 6 <= rows {
-            var (c0, c1, c2, c3, c4, c5) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
-            let pa = a + t * lda
-            var pb = b + o
-            for k in 0..<depth {
-                let b0 = loadLanes(pb)
-                c0 = Lanes(repeating: pa[k]) * b0 + c0
-                c1 = Lanes(repeating: pa[lda + k]) * b0 + c1
-                c2 = Lanes(repeating: pa[2 * lda + k]) * b0 + c2
-                c3 = Lanes(repeating: pa[3 * lda + k]) * b0 + c3
-                c4 = Lanes(repeating: pa[4 * lda + k]) * b0 + c4
-                c5 = Lanes(repeating: pa[5 * lda + k]) * b0 + c5
-                pb += ldb
-            }
             let pc = c + t * ldc + o
-            storeLanes(c0, pc); storeLanes(c1, pc + ldc); storeLanes(c2, pc + 2 * ldc)
-            storeLanes(c3, pc + 3 * ldc); storeLanes(c4, pc + 4 * ldc); storeLanes(c5, pc + 5 * ldc)
+            let (q0, q1, q2, q3, q4, q5) = (pc, pc + ldc, pc + 2 * ldc, pc + 3 * ldc, pc + 4 * ldc, pc + 5 * ldc)
+            var (c0, c1, c2, c3, c4, c5) = (start(q0), start(q1), start(q2), start(q3), start(q4), start(q5))
+            let p0 = a + t * rowStride
+            let (p1, p2, p3, p4, p5) = (p0 + rowStride, p0 + 2 * rowStride, p0 + 3 * rowStride, p0 + 4 * rowStride,
+                                        p0 + 5 * rowStride)
+            var pb = b + o
+            var k = 0
+            for _ in 0..<depth {
+                let b0 = loadLanes(pb)
+                c0 = multiplyAdd(Lanes(repeating: p0[k]), b0, c0)
+                c1 = multiplyAdd(Lanes(repeating: p1[k]), b0, c1)
+                c2 = multiplyAdd(Lanes(repeating: p2[k]), b0, c2)
+                c3 = multiplyAdd(Lanes(repeating: p3[k]), b0, c3)
+                c4 = multiplyAdd(Lanes(repeating: p4[k]), b0, c4)
+                c5 = multiplyAdd(Lanes(repeating: p5[k]), b0, c5)
+                pb += ldb
+                k &+= depthStride
+            }
+            storeLanes(c0, q0); storeLanes(c1, q1); storeLanes(c2, q2)
+            storeLanes(c3, q3); storeLanes(c4, q4); storeLanes(c5, q5)
             t += 6
         }
         while t < rows {
-            var c0 = Lanes()
-            let pa = a + t * lda
+            let pc = c + t * ldc + o
+            var c0 = start(pc)
+            let pa = a + t * rowStride
             var pb = b + o
-            for k in 0..<depth {
-                c0 = Lanes(repeating: pa[k]) * loadLanes(pb) + c0
+            var k = 0
+            for _ in 0..<depth {
+                c0 = multiplyAdd(Lanes(repeating: pa[k]), loadLanes(pb), c0)
                 pb += ldb
+                k &+= depthStride
             }
-            storeLanes(c0, c + t * ldc + o)
+            storeLanes(c0, pc)
             t += 1
         }
     }
@@ -687,8 +720,9 @@ func conv2dWinogradForward<T: WinogradTransform>(
                                batch: batch, firstImage: images.lowerBound, start: start, count: count)
         // M[ξ] = V[ξ] · U[ξ]: [count × IC] · [IC × OCp].
         for e in 0..<l.elements {
-            winogradMultiply(transformed + e * inputElementStride, lda: cp, transformedWeight + e * ic * op, ldb: op,
-                             products + e * productElementStride, ldc: op, rows: count, columns: op, depth: ic)
+            winogradMultiply(transformed + e * inputElementStride, rowStride: cp, depthStride: 1,
+                             transformedWeight + e * ic * op, ldb: op, products + e * productElementStride, ldc: op,
+                             rows: count, columns: op, depth: ic, accumulate: false)
         }
         winogradTransformOutput(T.self, products: products, bias: bias, output: output, temporary: temporary,
                                 geometry: g, layout: l, batch: batch, firstImage: images.lowerBound,
@@ -752,23 +786,14 @@ public func conv2dWinogradInputGradient(outputGradient: UnsafePointer<Float>,
 // MARK: - Weight gradient
 
 /// Sizes of the weight-gradient scratch beyond the forward layout's: the output-gradient plane
-/// [tilesY·m, tilesX·m, OCp] and the accumulated dU [α², IC, OC]. The products region of the
+/// [tilesY·m, tilesX·m, OCp] and the accumulated dU [α², IC, OCp]. The products region of the
 /// forward layout holds Z = A dY Aᵀ [α², T, OCp].
 extension WinogradLayout {
     var gradientPlaneCount: Int { tilesY * m * tilesX * m * outPadded }
-    func accumulatorCount(_ g: Conv2DGeometry) -> Int { elements * g.inChannels * g.outChannels }
+    func accumulatorCount(_ g: Conv2DGeometry) -> Int { elements * g.inChannels * outPadded }
     func weightGradientScratchCount(_ g: Conv2DGeometry) -> Int {
         scratchCount + gradientPlaneCount + accumulatorCount(g)
     }
-}
-
-/// Whether `conv2dWinogradWeightGradient` beats im2col + GEMM for this convolution. Measured with
-/// `winogradBenchmark` (batch 32, one thread, thread CPU time, Zen 3 with AVX2/FMA code): 1.3–2.0×
-/// faster on 32→32 @28×28, 0.84–0.92× on 32→64 and 64→64 @14×14 (its α² products reduce over
-/// tiles, a short depth per chunk, and accumulate into α²·IC·OC floats), so: from 400 output
-/// positions per image (20×20) on.
-public func winogradWeightGradientPreferred(_ g: Conv2DGeometry) -> Bool {
-    winogradApplies(g) && g.outHeight * g.outWidth >= 400
 }
 
 /// Floats of one lane's scratch for `conv2dWinogradWeightGradient` over up to `images` images.
@@ -828,12 +853,11 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
                                       elementStride: productElementStride, T.gradient)
             }
         }
-        // dU[ξ] (+)= V[ξ]ᵀ · Z[ξ]: [IC × count] · [count × OC].
+        // dU[ξ] (+)= V[ξ]ᵀ · Z[ξ]: [IC × count] · [count × OCp] (Z is zero past OC).
         for e in 0..<l.elements {
-            gemm(transposeA: true, transposeB: false, m: ic, n: oc, k: count, alpha: 1,
-                 a: transformed + e * inputElementStride, lda: cp,
-                 b: products + e * productElementStride, ldb: op,
-                 beta: start == 0 ? 0 : 1, c: accumulator + e * ic * oc, ldc: oc)
+            winogradMultiply(transformed + e * inputElementStride, rowStride: 1, depthStride: cp,
+                             products + e * productElementStride, ldb: op, accumulator + e * ic * op, ldc: op,
+                             rows: ic, columns: op, depth: count, accumulate: start != 0)
         }
         start += count
     }
@@ -842,8 +866,8 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * alpha) { half in  // Gᵀ dU: [3, α]
         for o in 0..<oc {
             for i in 0..<ic {
-                let u = accumulator + i * oc + o
-                let stride = ic * oc
+                let u = accumulator + i * op + o
+                let stride = ic * op
                 for ky in 0..<3 {
                     for b in 0..<alpha {
                         var total = 0.0

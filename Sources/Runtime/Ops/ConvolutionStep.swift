@@ -1,7 +1,7 @@
 import Graph
 
 /// A Conv2D step bound to its buffers. Its algorithm was chosen at plan time (`runtimeScratch`):
-/// im2col + GEMM, or Winograd for 3×3 stride-1 convs, whose weight gradient stays im2col + GEMM.
+/// im2col + GEMM, or Winograd for 3×3 stride-1 convs (forward, input gradient and weight gradient).
 struct ConvolutionStep {
     var geometry: Conv2DGeometry
     /// [C, batch, H, W]
@@ -26,7 +26,7 @@ struct ConvolutionStep {
     }
 
     struct WinogradBuffers {
-        /// The transformed (forward) or transformed flipped (input-gradient) weights.
+        /// The transformed forward weights.
         var weights: UnsafeMutablePointer<Float>
         /// One region of `perLane` elements per lane.
         var scratch: UnsafeMutablePointer<Float>
@@ -36,12 +36,19 @@ struct ConvolutionStep {
     struct Gradients {
         /// dY [OC, batch, OH, OW], dW [OC, C·KH·KW], db [OC], dX [C, batch, H, W]
         var layer: LayerGradients
-        /// im2col columns for the weight gradient (and an im2col input gradient), as `columns`.
-        var columns: UnsafeMutablePointer<Float>
+        var lowering: BackwardLowering
         /// tasks − 1 regions of [OC, C·KH·KW]; absent with one lane
         var weightGradientPartials: UnsafeMutablePointer<Float>?
-        /// Winograd for the input gradient; absent when it is im2col's or not computed.
-        var winograd: WinogradBuffers?
+    }
+
+    /// How the backward pass computes the weight and input gradients, with its scratch.
+    enum BackwardLowering {
+        /// im2col columns (one region of `columnsPerLane` per lane): dW = dY·colsᵀ, dX = col2im(Wᵀ·dY).
+        case im2col(columns: UnsafeMutablePointer<Float>)
+        /// Both by Winograd: dW as the adjoint of the forward transform, dX as the forward
+        /// convolution of dY with the flipped kernel, whose transform `flippedWeights` holds; it is
+        /// absent exactly when the plan computes no input gradient. One scratch region per lane.
+        case winograd(scratch: UnsafeMutablePointer<Float>, perLane: Int, flippedWeights: UnsafeMutablePointer<Float>?)
     }
 
     init(_ g: Conv2DGeometry, _ b: StepBinder) {
@@ -61,17 +68,25 @@ struct ConvolutionStep {
             forwardPass = .im2col(columns: b.scratch(.columns)!)
         }
         gradients = LayerGradients(b).map { layer in
-            var winograd: WinogradBuffers?
-            if let weights = b.scratch(.winogradFlippedWeights), let scratch = b.scratch(.winogradBackwardColumns) {
-                winograd = WinogradBuffers(weights: weights, scratch: scratch,
-                                           perLane: winogradInputGradientScratchCount(geometry: g, images: images))
+            let lowering: BackwardLowering
+            if let scratch = b.scratch(.winogradBackwardColumns) {
+                let flipped = b.scratch(.winogradFlippedWeights)
+                precondition((flipped == nil) == (layer.inputGradient == nil),
+                             "a Winograd conv's flipped weights are planned exactly when it computes dX")
+                lowering = .winograd(scratch: scratch,
+                                     perLane: winogradBackwardScratchCount(geometry: g, images: images,
+                                                                           inputGradient: flipped != nil),
+                                     flippedWeights: flipped)
+            } else {
+                lowering = .im2col(columns: b.scratch(.backwardColumns)!)
             }
-            return Gradients(layer: layer, columns: b.scratch(.backwardColumns)!,
-                             weightGradientPartials: b.scratch(.weightGradientPartials), winograd: winograd)
+            return Gradients(layer: layer, lowering: lowering,
+                             weightGradientPartials: b.scratch(.weightGradientPartials))
         }
     }
 
-    /// Winograd: phase 0 transforms the weights (one work item), phase 1 convolves.
+    /// Winograd: phase 0 transforms the weights (each work item a share of the output channels),
+    /// phase 1 convolves.
     var forwardPhases: Int {
         if case .winograd = forwardPass { return 2 }
         return 1
@@ -85,9 +100,8 @@ struct ConvolutionStep {
                           chunk: imagesPerChunk, images: lane.share(run.batch))
         case let .winograd(w):
             if run.phase == 0 {
-                if lane.task == 0 {
-                    winogradTransformWeights(weight: weight, transformed: w.weights, geometry: geometry, flipped: false)
-                }
+                winogradTransformWeights(weight: weight, transformed: w.weights, geometry: geometry, flipped: false,
+                                         outputChannels: lane.share(geometry.outChannels))
             } else {
                 conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
                                       scratch: w.scratch + lane.lane * w.perLane, geometry: geometry, batch: run.batch,
@@ -98,7 +112,7 @@ struct ConvolutionStep {
 
     /// The backward phases in order.
     enum BackwardPhase {
-        /// The flipped kernel's Winograd transform (one work item).
+        /// The flipped kernel's Winograd transform (each work item a share of the output channels).
         case transformFlippedWeights
         /// Each work item's weight-gradient sum (item 0 into the gradient, the others into their
         /// partials), input gradient and a share of the bias gradient.
@@ -107,14 +121,20 @@ struct ConvolutionStep {
         case reducePartials
     }
 
+    /// The transformed flipped weights the input-gradient pass uses, when it is Winograd's.
+    private var flippedWeights: UnsafeMutablePointer<Float>? {
+        guard case let .winograd(_, _, flipped)? = gradients?.lowering else { return nil }
+        return flipped
+    }
+
     var backwardPhases: Int {
         guard let gradients else { return 0 }
-        return 1 + (gradients.winograd == nil ? 0 : 1) + (gradients.weightGradientPartials == nil ? 0 : 1)
+        return 1 + (flippedWeights == nil ? 0 : 1) + (gradients.weightGradientPartials == nil ? 0 : 1)
     }
 
     /// Backward phase `index` of `backwardPhases`.
     func backwardPhase(_ index: Int) -> BackwardPhase {
-        switch index + (gradients?.winograd == nil ? 1 : 0) {
+        switch index + (flippedWeights == nil ? 1 : 0) {
         case 0: return .transformFlippedWeights
         case 1: return .gradients
         default: return .reducePartials
@@ -130,24 +150,27 @@ struct ConvolutionStep {
         let (d, g) = (gradients.layer, geometry)
         switch phase {
         case .transformFlippedWeights:
-            if lane.task == 0, let w = gradients.winograd {
-                winogradTransformWeights(weight: weight, transformed: w.weights, geometry: g, flipped: true)
+            if let flipped = flippedWeights {
+                winogradTransformWeights(weight: weight, transformed: flipped, geometry: g, flipped: true,
+                                         outputChannels: lane.share(g.outChannels))
             }
         case .gradients:
             let images = lane.share(batch)
             let target = lane.task == 0 ? d.weightGradient : gradients.weightGradientPartials! + (lane.task - 1) * g.weightCount
-            let columns = gradients.columns + lane.lane * columnsPerLane
-            if let w = gradients.winograd, let inputGradient = d.inputGradient {
+            switch gradients.lowering {
+            case let .im2col(columns):
                 conv2dBackward(input: input, weight: weight, outputGradient: d.outputGradient, weightGradient: target,
-                               inputGradient: nil, columns: columns, geometry: g, batch: batch, chunk: imagesPerChunk,
-                               images: images)
-                conv2dWinogradInputGradient(outputGradient: d.outputGradient, transformedFlippedWeight: w.weights,
-                                            inputGradient: inputGradient, scratch: w.scratch + lane.lane * w.perLane,
-                                            geometry: g, batch: batch, images: images)
-            } else {
-                conv2dBackward(input: input, weight: weight, outputGradient: d.outputGradient, weightGradient: target,
-                               inputGradient: d.inputGradient, columns: columns, geometry: g, batch: batch,
-                               chunk: imagesPerChunk, images: images)
+                               inputGradient: d.inputGradient, columns: columns + lane.lane * columnsPerLane,
+                               geometry: g, batch: batch, chunk: imagesPerChunk, images: images)
+            case let .winograd(scratch, perLane, flipped):
+                let laneScratch = scratch + lane.lane * perLane
+                conv2dWinogradWeightGradient(input: input, outputGradient: d.outputGradient, weightGradient: target,
+                                             scratch: laneScratch, geometry: g, batch: batch, images: images)
+                if let flipped, let inputGradient = d.inputGradient {
+                    conv2dWinogradInputGradient(outputGradient: d.outputGradient, transformedFlippedWeight: flipped,
+                                                inputGradient: inputGradient, scratch: laneScratch, geometry: g,
+                                                batch: batch, images: images)
+                }
             }
             if let biasGradient = d.biasGradient {
                 conv2dBiasGradient(outputGradient: d.outputGradient, biasGradient: biasGradient, geometry: g,
@@ -169,7 +192,7 @@ struct ConvolutionStep {
 
 /// The runtime's answer to the planner's scratch question (`ScratchPlanner`): Winograd for the
 /// convs it computes well (3×3, stride 1, at least 8 channels in and out: the kernels work on
-/// blocks of 8 channels), else Graph's own `Op.scratch` (im2col).
+/// blocks of 8 channels), in all three passes, else Graph's own `Op.scratch` (im2col).
 func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
     guard case let .conv2d(g) = op, convolutionUsesWinograd(g) else { return op.scratch(context) }
     let lanes = context.lanes
@@ -180,16 +203,19 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
         ScratchRequest(.winogradColumns, elementCount: winogradForwardScratchCount(geometry: g, images: images) * lanes,
                        pass: .forward),
     ]
-    // The weight gradient (and bias gradient, partial sums) as im2col would do it.
-    requests += op.scratch(context).filter { $0.pass == .backward }
-    if context.runsBackward && context.computesInputGradient {
+    guard context.runsBackward else { return requests }
+    let inputGradient = context.computesInputGradient
+    requests.append(ScratchRequest(.winogradBackwardColumns,
+                                   elementCount: winogradBackwardScratchCount(geometry: g, images: images,
+                                                                              inputGradient: inputGradient) * lanes,
+                                   pass: .backward))
+    if inputGradient {
         requests.append(ScratchRequest(.winogradFlippedWeights,
                                        elementCount: winogradTransformedWeightCount(geometry: g, flipped: true),
                                        pass: .backward))
-        requests.append(ScratchRequest(.winogradBackwardColumns,
-                                       elementCount: winogradInputGradientScratchCount(geometry: g, images: images) * lanes,
-                                       pass: .backward))
     }
+    // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
+    requests += op.scratch(context).filter { $0.kind == .weightGradientPartials }
     return requests
 }
 
@@ -203,4 +229,11 @@ extension BufferPlan {
     public init(runtimeFor graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true) {
         self.init(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, fuse: fuse, scratch: runtimeScratch)
     }
+}
+
+/// Floats of one lane's Winograd backward scratch: the weight gradient's, and the input
+/// gradient's when it is computed (the two run one after the other in the same region).
+func winogradBackwardScratchCount(geometry g: Conv2DGeometry, images: Int, inputGradient: Bool) -> Int {
+    max(winogradWeightGradientScratchCount(geometry: g, images: images),
+        inputGradient ? winogradInputGradientScratchCount(geometry: g, images: images) : 0)
 }
