@@ -156,14 +156,18 @@ final class WinogradTests: XCTestCase {
         return dw
     }
 
-    /// The direct weight gradient of the images in `images` only, and Σ |dy|·|x| per weight.
+    /// The direct weight gradient of the images in `images` only, and the rounding scale of each
+    /// weight: the largest Σ |dy|·|x| among the 9 taps of its (output, input) channel pair, since
+    /// the inverse transform Gᵀ·dU·G mixes all 9 (a tap whose products are all zero still gets its
+    /// neighbours' rounding).
     static func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ t: Case,
                                         images: Range<Int>) -> (exact: [Double], scale: [Double]) {
         let spatial = t.geometry.outSpatial
         let masked = dy.indices.map { images.contains(($0 / spatial) % t.batch) ? dy[$0] : 0 }
         let weight = [Float](repeating: 0, count: t.geometry.weightCount)
         let exact = ConvolutionTests.referenceBackward(x, weight, masked, t).0
-        let scale = ConvolutionTests.referenceBackward(x.map { abs($0) }, weight, masked.map { abs($0) }, t).0
+        let taps = ConvolutionTests.referenceBackward(x.map { abs($0) }, weight, masked.map { abs($0) }, t).0
+        let scale = taps.indices.map { i in taps[(i / 9 * 9)..<(i / 9 * 9 + 9)].max()! }
         return (exact, scale)
     }
 

@@ -356,52 +356,64 @@ enum WinogradF4: WinogradTransform {
     }
 }
 
-/// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], in Double, stored as Float, for the
-/// forward output channels `outputChannels` (default all), so that lanes can split the work: each
-/// channel's entries (and padding) are written by the call that holds it.
+/// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], eight columns at a time, for the
+/// rows `rows` (default all) of the transformed matrices, so that lanes can split the work.
 /// - weight: [OC, IC, 3, 3]
-/// - transformed: [α², IC, OCp] (forward) or [α², OC, ICp] (flipped: the input-gradient kernel
-///   g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels are the forward's
-///   outputs); the columns past OC (or IC) up to a multiple of 8 are zero
+/// - transformed: [α², IC, OCp] (forward: rows are input channels) or [α², OC, ICp] (flipped: the
+///   input-gradient kernel g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels
+///   are the forward's outputs; rows are output channels); the columns past OC (or IC) up to a
+///   multiple of 8 are zero
 func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                               geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile,
-                              outputChannels: Range<Int>? = nil) {
+                              rows selected: Range<Int>? = nil) {
     let gt = tile == .f2x2 ? WinogradF2.kernelTransform : WinogradF4.kernelTransform
     let alpha = tile.inputSide
     let (ic, oc) = (g.inChannels, g.outChannels)
     let (rows, columns) = flipped ? (oc, ic) : (ic, oc)
     let padded = (columns + 7) / 8 * 8
     let stride = rows * padded
-    let channels = outputChannels ?? 0..<oc
-    if padded != columns && !channels.isEmpty {
-        // Flipped: the padding of this call's rows. Forward: the padding columns, by the call
-        // that holds the last output channel.
-        for e in 0..<(alpha * alpha) {
-            if flipped {
-                for o in channels { (transformed + e * stride + o * padded + ic).update(repeating: 0, count: padded - ic) }
-            } else if channels.upperBound == oc {
-                for i in 0..<ic { (transformed + e * stride + i * padded + oc).update(repeating: 0, count: padded - oc) }
-            }
+    // Kernel element of (row, column): forward g[column][row], flipped g[row][column], read flipped.
+    let (rowStep, columnStep) = flipped ? (ic * 9, 9) : (9, ic * 9)
+    // Coefficients, the columns' kernels and G g for α ≤ 6: 234 floats, on the stack.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 6 + 9 * 8 + 6 * 3 * 8) { buffer in
+        let coefficients = buffer.baseAddress!  // G[a][k] at a·3 + k
+        let kernel = coefficients + 3 * alpha   // [3, 3] vectors of 8: the columns' kernels
+        let half = kernel + 9 * 8               // G g: [α, 3] vectors of 8
+        for a in 0..<alpha {
+            for k in 0..<3 { coefficients[a * 3 + k] = Float(gt[a][k]) }
         }
-    }
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: alpha * 3) { half in  // G g: [α, 3]
-        for o in channels {
-            for i in 0..<ic {
-                let kernel = weight + (o * ic + i) * 9
-                @inline(__always) func w(_ ky: Int, _ kx: Int) -> Double {
-                    Double(flipped ? kernel[(2 - ky) * 3 + (2 - kx)] : kernel[ky * 3 + kx])
-                }
-                for a in 0..<alpha {
+        for row in selected ?? 0..<rows {
+            for block in 0..<(padded / 8) {
+                let c0 = block * 8
+                let lanes = min(8, columns - c0)
+                for ky in 0..<3 {
                     for kx in 0..<3 {
-                        half[a * 3 + kx] = gt[a][0] * w(0, kx) + gt[a][1] * w(1, kx) + gt[a][2] * w(2, kx)
+                        let source = flipped ? (2 - ky) * 3 + (2 - kx) : ky * 3 + kx
+                        var v = Lanes()
+                        for lane in 0..<lanes { v[lane] = weight[row * rowStep + (c0 + lane) * columnStep + source] }
+                        storeLanes(v, kernel + (ky * 3 + kx) * 8)
                     }
                 }
-                // Forward: row (input channel i), column (output channel o). Flipped: the roles swap.
-                let offset = flipped ? o * padded + i : i * padded + o
+                // half[a][kx] = Σ_ky G[a][ky] g[ky][kx]
                 for a in 0..<alpha {
+                    for kx in 0..<3 {
+                        var total = Lanes()
+                        for ky in 0..<3 {
+                            total = multiplyAdd(Lanes(repeating: coefficients[a * 3 + ky]),
+                                                loadLanes(kernel + (ky * 3 + kx) * 8), total)
+                        }
+                        storeLanes(total, half + (a * 3 + kx) * 8)
+                    }
+                }
+                // U[a][b] = Σ_kx half[a][kx] G[b][kx]
+                let target = transformed + row * padded + c0
+                for a in 0..<alpha {
+                    let (h0, h1, h2) = (loadLanes(half + a * 24), loadLanes(half + a * 24 + 8), loadLanes(half + a * 24 + 16))
                     for b in 0..<alpha {
-                        let value = half[a * 3] * gt[b][0] + half[a * 3 + 1] * gt[b][1] + half[a * 3 + 2] * gt[b][2]
-                        transformed[(a * alpha + b) * stride + offset] = Float(value)
+                        var total = h0 * Lanes(repeating: coefficients[b * 3])
+                        total = multiplyAdd(h1, Lanes(repeating: coefficients[b * 3 + 1]), total)
+                        total = multiplyAdd(h2, Lanes(repeating: coefficients[b * 3 + 2]), total)
+                        storeLanes(total, target + (a * alpha + b) * stride)
                     }
                 }
             }
@@ -409,16 +421,22 @@ func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeM
     }
 }
 
+/// The rows of the transformed weight matrices (`winogradTransformWeights`' unit of work): input
+/// channels for the forward transform, output channels for the flipped one.
+public func winogradTransformedWeightRows(geometry g: Conv2DGeometry, flipped: Bool) -> Int {
+    flipped ? g.outChannels : g.inChannels
+}
+
 /// Transforms the weights for the forward pass (`flipped: false`) or for the input-gradient pass
-/// (`flipped: true`), with the tile size `winogradTile(for:)` picks for that pass, for the forward
-/// output channels `outputChannels` (default all; lanes split them).
+/// (`flipped: true`), with the tile size `winogradTile(for:)` picks for that pass, for the rows
+/// `rows` of the transformed matrices (default all, `winogradTransformedWeightRows`; lanes split them).
 /// - weight: [OC, IC, 3, 3]
-/// - transformed: [winogradTransformedWeightCount(geometry: g, flipped:)], overwritten (for those channels)
+/// - transformed: [winogradTransformedWeightCount(geometry: g, flipped:)], overwritten (those rows)
 public func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
-                                     geometry g: Conv2DGeometry, flipped: Bool, outputChannels: Range<Int>? = nil) {
+                                     geometry g: Conv2DGeometry, flipped: Bool, rows: Range<Int>? = nil) {
     let kernelGeometry = flipped ? winogradInputGradientGeometry(g) : g
     winogradTransformWeights(weight: weight, transformed: transformed, geometry: g, flipped: flipped,
-                             tile: winogradTile(for: kernelGeometry), outputChannels: outputChannels)
+                             tile: winogradTile(for: kernelGeometry), rows: rows)
 }
 
 // MARK: - Convolution
@@ -861,26 +879,43 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
         }
         start += count
     }
-    // dW[o][i] = Gᵀ dU[·][i][o] G, in Double.
+    // dW[o][i] = Gᵀ dU[·][i][o] G, eight output channels at a time (dU's rows are contiguous in o).
     let gt = T.kernelTransform
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * alpha) { half in  // Gᵀ dU: [3, α]
-        for o in 0..<oc {
-            for i in 0..<ic {
-                let u = accumulator + i * op + o
-                let stride = ic * op
-                for ky in 0..<3 {
-                    for b in 0..<alpha {
-                        var total = 0.0
-                        for a in 0..<alpha { total += gt[a][ky] * Double(u[(a * alpha + b) * stride]) }
-                        half[ky * alpha + b] = total
+    let stride = ic * op
+    let half = temporary  // Gᵀ dU: [3, α] vectors of 8
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * alpha) { g in  // g[a·3 + k] = G[a][k]
+        for a in 0..<alpha {
+            for k in 0..<3 { g[a * 3 + k] = Float(gt[a][k]) }
+        }
+        for i in 0..<ic {
+            for block in 0..<l.outBlocks {
+                let o0 = block * 8
+                let u = accumulator + i * op + o0
+                for b in 0..<alpha {
+                    var (h0, h1, h2) = (Lanes(), Lanes(), Lanes())
+                    for a in 0..<alpha {
+                        let value = loadLanes(u + (a * alpha + b) * stride)
+                        h0 = multiplyAdd(Lanes(repeating: g[a * 3]), value, h0)
+                        h1 = multiplyAdd(Lanes(repeating: g[a * 3 + 1]), value, h1)
+                        h2 = multiplyAdd(Lanes(repeating: g[a * 3 + 2]), value, h2)
                     }
+                    storeLanes(h0, half + b * 8)
+                    storeLanes(h1, half + (alpha + b) * 8)
+                    storeLanes(h2, half + (2 * alpha + b) * 8)
                 }
-                let target = weightGradient + (o * ic + i) * 9
+                let lanes = min(8, oc - o0)
                 for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        var total = 0.0
-                        for b in 0..<alpha { total += half[ky * alpha + b] * gt[b][kx] }
-                        target[ky * 3 + kx] = Float(total)
+                    var (r0, r1, r2) = (Lanes(), Lanes(), Lanes())
+                    for b in 0..<alpha {
+                        let h = loadLanes(half + (ky * alpha + b) * 8)
+                        r0 = multiplyAdd(h, Lanes(repeating: g[b * 3]), r0)
+                        r1 = multiplyAdd(h, Lanes(repeating: g[b * 3 + 1]), r1)
+                        r2 = multiplyAdd(h, Lanes(repeating: g[b * 3 + 2]), r2)
+                    }
+                    let target = weightGradient + (o0 * ic + i) * 9 + ky * 3
+                    for lane in 0..<lanes {
+                        let t = target + lane * ic * 9
+                        t[0] = r0[lane]; t[1] = r1[lane]; t[2] = r2[lane]
                     }
                 }
             }

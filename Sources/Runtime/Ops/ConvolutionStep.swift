@@ -85,7 +85,7 @@ struct ConvolutionStep {
         }
     }
 
-    /// Winograd: phase 0 transforms the weights (each work item a share of the output channels),
+    /// Winograd: phase 0 transforms the weights (each work item a share of the rows),
     /// phase 1 convolves.
     var forwardPhases: Int {
         if case .winograd = forwardPass { return 2 }
@@ -101,7 +101,7 @@ struct ConvolutionStep {
         case let .winograd(w):
             if run.phase == 0 {
                 winogradTransformWeights(weight: weight, transformed: w.weights, geometry: geometry, flipped: false,
-                                         outputChannels: lane.share(geometry.outChannels))
+                                         rows: lane.share(winogradTransformedWeightRows(geometry: geometry, flipped: false)))
             } else {
                 conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
                                       scratch: w.scratch + lane.lane * w.perLane, geometry: geometry, batch: run.batch,
@@ -112,7 +112,7 @@ struct ConvolutionStep {
 
     /// The backward phases in order.
     enum BackwardPhase {
-        /// The flipped kernel's Winograd transform (each work item a share of the output channels).
+        /// The flipped kernel's Winograd transform (each work item a share of the rows).
         case transformFlippedWeights
         /// Each work item's weight-gradient sum (item 0 into the gradient, the others into their
         /// partials), input gradient and a share of the bias gradient.
@@ -152,7 +152,7 @@ struct ConvolutionStep {
         case .transformFlippedWeights:
             if let flipped = flippedWeights {
                 winogradTransformWeights(weight: weight, transformed: flipped, geometry: g, flipped: true,
-                                         outputChannels: lane.share(g.outChannels))
+                                         rows: lane.share(winogradTransformedWeightRows(geometry: g, flipped: true)))
             }
         case .gradients:
             let images = lane.share(batch)
