@@ -111,14 +111,18 @@ final class PoolingTests: XCTestCase {
     }
 
     /// The 2×2 stride-2 fast path against the reference on odd sizes (a cropped last row and
-    /// column) with many ties: the first maximum in scan order wins, as in PyTorch.
+    /// column; 18 windows a row: two 8-wide vector blocks and a scalar tail) with many ties: the
+    /// first maximum in scan order wins, as in PyTorch. In training and evaluation (no indices).
     func testTwoByTwoFastPathMatchesTheReferenceWithTies() {
-        let t = Case(c: 3, h: 7, w: 9, batch: 2, kernel: Pair(square: 2), stride: Pair(square: 2), padding: Pair(square: 0))
+        let t = Case(c: 3, h: 7, w: 37, batch: 2, kernel: Pair(square: 2), stride: Pair(square: 2), padding: Pair(square: 0))
         var x = randomFloats(t.c * t.batch * t.h * t.w, seed: 77, 0, 3).map { $0.rounded(.down) }
         let got = Self.forward(x, t)
         let want = Self.reference(x, t)
         XCTAssertEqual(got.indices, want.indices)
         XCTAssertEqual(got.values.map(\.bitPattern), want.values.map(\.bitPattern))
+        var values = [Float](repeating: 0, count: got.values.count)
+        maxPool2dForward(input: x, output: &values, indices: nil, geometry: t.geometry, batch: t.batch)
+        XCTAssertEqual(values.map(\.bitPattern), want.values.map(\.bitPattern))
     }
 
     func testBackwardRoutesGradientToArgmax() {

@@ -62,19 +62,19 @@ func im2col(_ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float
     forEachColumnRow(geometry: g, batch: batch, first: first, count: count) { columnRow, inputRow, low, high in
         let outRow = columns + columnRow
         guard let inputRow else {
-            outRow.update(repeating: 0, count: ow)
+            laneZero(outRow, count: ow)
             return
         }
         let inRow = input + inputRow
-        if low > 0 { outRow.update(repeating: 0, count: low) }
+        if low > 0 { laneZero(outRow, count: low) }
         if sw == 1 {
-            (outRow + low).update(from: inRow + low, count: high - low)
+            laneCopy(inRow + low, outRow + low, count: high - low)
         } else {
             for ox in low..<high {
                 outRow[ox] = inRow[ox * sw]
             }
         }
-        if high < ow { (outRow + high).update(repeating: 0, count: ow - high) }
+        if high < ow { laneZero(outRow + high, count: ow - high) }
     }
 }
 
@@ -90,9 +90,7 @@ func col2im(_ columns: UnsafePointer<Float>, _ input: UnsafeMutablePointer<Float
         let inRow = input + inputRow
         let colRow = columns + columnRow
         if sw == 1 {
-            for ox in low..<high {
-                inRow[ox] += colRow[ox]
-            }
+            laneAccumulate(colRow + low, into: inRow + low, count: high - low)
         } else {
             for ox in low..<high {
                 inRow[ox * sw] += colRow[ox]

@@ -54,26 +54,45 @@ private func maxPool2x2Forward(input: UnsafePointer<Float>, output: UnsafeMutabl
             let bottom = top + w
             let out = outPlane + oy * ow
             let first = 2 * oy * w
-            if let indices {
-                let index = indices + plane * oh * ow + oy * ow
-                for ox in 0..<ow {
-                    let x = 2 * ox
-                    var best = top[x], at = first + x
-                    if top[x + 1] > best { best = top[x + 1]; at = first + x + 1 }
-                    if bottom[x] > best { best = bottom[x]; at = first + w + x }
-                    if bottom[x + 1] > best { best = bottom[x + 1]; at = first + w + x + 1 }
-                    out[ox] = best
-                    index[ox] = Int32(truncatingIfNeeded: at)
+            let index = indices.map { $0 + plane * oh * ow + oy * ow }
+            var ox = 0
+            // Eight windows at a time: even and odd columns split by shuffles, the winner chosen by
+            // masks (which element wins is data-dependent, so branches would mispredict).
+            while ox + 8 <= ow {
+                let x = 2 * ox
+                let (t0, t1) = (loadLanes(top + x), loadLanes(top + x + 8))
+                let (u0, u1) = (loadLanes(bottom + x), loadLanes(bottom + x + 8))
+                let a = Lanes(t0[0], t0[2], t0[4], t0[6], t1[0], t1[2], t1[4], t1[6])
+                let b = Lanes(t0[1], t0[3], t0[5], t0[7], t1[1], t1[3], t1[5], t1[7])
+                let c = Lanes(u0[0], u0[2], u0[4], u0[6], u1[0], u1[2], u1[4], u1[6])
+                let d = Lanes(u0[1], u0[3], u0[5], u0[7], u1[1], u1[3], u1[5], u1[7])
+                let mb = b .> a
+                var best = a.replacing(with: b, where: mb)
+                let mc = c .> best
+                best = best.replacing(with: c, where: mc)
+                let md = d .> best
+                best = best.replacing(with: d, where: md)
+                storeLanes(best, out + ox)
+                if let index {
+                    let left = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: first + x))
+                        &+ SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+                    let wide = Int32(truncatingIfNeeded: w)
+                    var at = left.replacing(with: left &+ 1, where: mb)
+                    at = at.replacing(with: left &+ wide, where: mc)
+                    at = at.replacing(with: left &+ (wide + 1), where: md)
+                    UnsafeMutableRawPointer(index + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
                 }
-            } else {
-                for ox in 0..<ow {
-                    let x = 2 * ox
-                    var best = top[x]
-                    if top[x + 1] > best { best = top[x + 1] }
-                    if bottom[x] > best { best = bottom[x] }
-                    if bottom[x + 1] > best { best = bottom[x + 1] }
-                    out[ox] = best
-                }
+                ox += 8
+            }
+            while ox < ow {
+                let x = 2 * ox
+                var best = top[x], at = first + x
+                if top[x + 1] > best { best = top[x + 1]; at = first + x + 1 }
+                if bottom[x] > best { best = bottom[x]; at = first + w + x }
+                if bottom[x + 1] > best { best = bottom[x + 1]; at = first + w + x + 1 }
+                out[ox] = best
+                index?[ox] = Int32(truncatingIfNeeded: at)
+                ox += 1
             }
         }
     }

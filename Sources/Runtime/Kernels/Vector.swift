@@ -26,6 +26,52 @@ func storeLanes(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
 }
 
+/// Copies `count` floats, eight at a time: inlined, for the short rows (a conv's output width)
+/// where a call to memmove costs more than the copy.
+/// - from, to: [count], not overlapping
+@inline(__always)
+func laneCopy(_ from: UnsafePointer<Float>, _ to: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        storeLanes(loadLanes(from + i), to + i)
+        i += 8
+    }
+    while i < count {
+        to[i] = from[i]
+        i += 1
+    }
+}
+
+/// Sets `count` floats to zero, eight at a time (short rows, as `laneCopy`).
+/// - to: [count]
+@inline(__always)
+func laneZero(_ to: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        storeLanes(Lanes(), to + i)
+        i += 8
+    }
+    while i < count {
+        to[i] = 0
+        i += 1
+    }
+}
+
+/// to += from, elementwise, eight at a time.
+/// - from, to: [count], not overlapping
+@inline(__always)
+func laneAccumulate(_ from: UnsafePointer<Float>, into to: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        storeLanes(loadLanes(to + i) + loadLanes(from + i), to + i)
+        i += 8
+    }
+    while i < count {
+        to[i] += from[i]
+        i += 1
+    }
+}
+
 /// Σ values, accumulated in 16 float lanes.
 /// - values: [count]
 @inline(__always)
