@@ -55,3 +55,99 @@ def parameter_groups(model, decays, weight_decay):
     return groups
 
 
+
+
+# --- MNIST as cnnc reads it -------------------------------------------------------------------------
+
+def idx(path):
+    """An IDX file (gzip or not) as a uint8 array of its shape."""
+    import gzip
+    import numpy as np
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def find(directory, stem):
+    import os
+    for name in (stem + ".gz", stem):
+        if os.path.exists(os.path.join(directory, name)):
+            return os.path.join(directory, name)
+    raise SystemExit(f"missing {stem} in {directory}")
+
+
+def normalized(images):
+    """cnnc's table, (Float(x) / 255 − 0.1307) / 0.3081 in float32, applied to uint8 images [N, H, W]:
+    a float32 tensor [N, 1, H, W]."""
+    import numpy as np
+    import torch
+    table = ((np.arange(256, dtype=np.float32) / np.float32(255)) - np.float32(0.1307)) / np.float32(0.3081)
+    return torch.tensor(table[images]).unsqueeze(1)
+
+
+# --- cnnc's random streams (Sources/Runtime/Kernels/Random.swift), for twins that take cnnc's draws ---
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E37_79B9_7F4A_7C15
+
+
+def _rotl(x, k):
+    return ((x << k) | (x >> (64 - k))) & MASK64
+
+
+class SeededGenerator:
+    """cnnc's xoshiro256** seeded through SplitMix64, draw for draw (slow: pure Python)."""
+
+    def __init__(self, seed):
+        mix, state = seed & MASK64, []
+        for _ in range(4):
+            mix = (mix + GOLDEN) & MASK64
+            z = mix
+            z = ((z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D0_49BB_1331_11EB) & MASK64
+            state.append(z ^ (z >> 31))
+        self.state = state
+
+    def next(self):
+        s = self.state
+        result = (_rotl((s[1] * 5) & MASK64, 7) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = _rotl(s[3], 45)
+        return result
+
+    def next_unit_float(self):
+        return (self.next() >> 40) * (1.0 / 16_777_216.0)
+
+    def next_int_below(self, bound):
+        product = self.next() * bound
+        if product & MASK64 < bound:
+            threshold = ((1 << 64) - bound) % bound
+            while product & MASK64 < threshold:
+                product = self.next() * bound
+        return product >> 64
+
+    def shuffle(self, values):
+        for i in range(len(values) - 1, 0, -1):
+            j = self.next_int_below(i + 1)
+            values[i], values[j] = values[j], values[i]
+
+    def derived(self, salt):
+        copy = SeededGenerator(0)
+        copy.state = list(self.state)
+        return SeededGenerator(copy.next() ^ ((salt * GOLDEN) & MASK64))
+
+
+def cnnc_dropout_keep(step_seed, count, p):
+    """cnnc's dropout mask for one step (Kernels/Elementwise.swift): element i of the layer's
+    [batch, features] output is kept when stream i // 4096's next unit float is ≥ p; a float32
+    array of 0 and 1."""
+    import numpy as np
+    keep = np.empty(count, dtype=np.float32)
+    threshold = float(np.float32(p))
+    for start in range(0, count, 4096):
+        generator = SeededGenerator(step_seed ^ (((start // 4096) * GOLDEN) & MASK64))
+        for i in range(start, min(start + 4096, count)):
+            keep[i] = 1.0 if generator.next_unit_float() >= threshold else 0.0
+    return keep
