@@ -48,14 +48,14 @@ struct Sweep: ParsableCommand {
             for every run), and the best point is chosen on validation accuracy.
 
             The output directory holds manifest.json (spec SHA-256, every run's settings, cnnc version), \
-            sweep.csv, sweep.json, sweep.svg/.pdf and one folder per run. Running the same command again with the same --out trains only the runs that did not \
-            finish; other settings or another spec are refused unless --force. --collect DIR rebuilds the table, \
+            sweep.csv, sweep.json, sweep.svg/.pdf and one folder per run, each with the checkpoints of `cnnc train`. Running the same command again with the same --out trains only the runs that did not \
+            finish, each from its last checkpoint (bit for bit, also after a kill); other settings or another spec are refused unless --force. --collect DIR rebuilds the table, \
             files and plot from the runs there. --plan-only writes DIR/commands.txt (one command per run, for xargs \
             -P or GNU parallel); --slurm writes DIR/sweep.sbatch, a job array whose tasks run \
             `cnnc sweep --run-index $SLURM_ARRAY_TASK_ID DIR`, and --submit submits it with sbatch.
 
             Exit status: 0 done (a diverged run is recorded as failed), 1 invalid spec or no run finished (or, for \
-            --collect, runs missing), 2 misuse, 130 interrupted.
+            --collect, runs missing), 2 misuse, 130 interrupted (143 for SIGTERM).
             """)
 
     @Argument(help: "Spec file (YAML); with --run-index, the sweep directory.")
@@ -284,8 +284,12 @@ struct Sweep: ParsableCommand {
         log.line("\(plan.base.graph?.name ?? "sweep"): \(groupedThousands(plan.runs.count)) runs (\(runCountBreakdown(plan))) of "
                  + "\(epochsText(plan)), \(sweep.jobs) at a time, \(plural(threads, "thread")) each; validation "
                  + "\(groupedThousands(val)) images; selecting on \(selectOn.rawValue)")
-        if finishedBefore > 0 {
-            log.line("\(groupedThousands(finishedBefore)) of them already finished in \(directory); training the other \(groupedThousands(sweep.pending.count))")
+        let checkpointed = sweep.pending.filter { hasCheckpoint(directory + "/" + plan.runs[$0].directoryName) }.count
+        if finishedBefore > 0 || checkpointed > 0 {
+            let continuing = checkpointed == 0 ? "" : checkpointed == 1 ? " (1 from its checkpoint)"
+                : " (\(groupedThousands(checkpointed)) from their checkpoints)"
+            log.line("\(groupedThousands(finishedBefore)) of them already finished in \(directory); "
+                     + "training the other \(groupedThousands(sweep.pending.count))\(continuing)")
         }
         if selectOn == .test {
             printError("warning: selecting on the test set: the chosen point's test accuracy is no longer an unbiased estimate of accuracy on new data")
@@ -314,13 +318,14 @@ struct Sweep: ParsableCommand {
         let report = RunLog(quiet: false, toStandardError: json)
         report.line(sweepReport(plan, rows: rows))
         if Interrupt.isRequested {
-            report.line("interrupted: runs marked 'not run' did not finish; run the same command again to train only those")
+            report.line("interrupted: runs marked 'not run' did not finish; run the same command again to train only those, "
+                        + "each from its last checkpoint")
         }
         report.line("results in \(directory) (sweep.csv, sweep.json, sweep.svg, manifest.json, one folder per run)")
         if json {
             if let text = try? String(contentsOfFile: directory + "/sweep.json", encoding: .utf8) { print(text, terminator: "") }
         }
-        if Interrupt.isRequested { throw ExitCode(130) }
+        if Interrupt.isRequested { throw ExitCode(Interrupt.exitCode) }
         if sweep.lastWriteError != nil { throw ExitCode.failure }
         // Like `train`, a sweep in which no run finished has failed.
         if !rows.contains(where: { $0.runs.contains { $0.status == .finished } }) { throw ExitCode.failure }
@@ -356,7 +361,7 @@ struct Sweep: ParsableCommand {
         switch result.status {
         case .finished: return
         case .failed: throw ExitCode.failure
-        case .notRun: throw ExitCode(130)
+        case .notRun: throw ExitCode(Interrupt.exitCode)
         }
     }
 
@@ -465,7 +470,10 @@ func failureText(_ status: SweepRunStatus) -> String {
 }
 
 func runLine(_ plan: SweepPlan, _ result: SweepRunResult) -> String {
-    let what = "\(plan.describe(point: result.run.point)), seed \(result.run.seed)"
+    var what = "\(plan.describe(point: result.run.point)), seed \(result.run.seed)"
+    if !result.resumedFrom.isEmpty {
+        what += " (resumed at " + result.resumedFrom.map(\.description).joined(separator: ", then ") + ")"
+    }
     switch result.status {
     case .finished:
         var line = "\(what): loss \(result.trainLoss.map { formatFixed($0, digits: 4) } ?? "-")"

@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
         let trainer = Trainer(graph: graph, plans: plans, settings: settings, train: data.train, test: data.test)
         if let checkpoint = session.checkpoint {
             do {
-                try trainer.restore(checkpoint)
+                try trainer.resume(from: checkpoint)
             } catch {
                 printError("error: cannot resume from \(directory): \(error)")
                 throw ExitCode.failure
@@ -73,11 +73,12 @@ struct Train: ParsableCommand {
         }
         let identity = CheckpointedRun(specPath: compilation.source.path, specText: compilation.source.text,
                                        dropout: session.dropout, settings: settings)
-        var checkpointSeconds: [Double] = []
         var bar = ProgressBar(enabled: !quiet)
         let result: TrainingResult
+        let checkpointSeconds: [Double]
         do {
-            result = try trainer.run(
+            let outcome = try trainer.runCheckpointed(
+                run: identity, directory: directory,
                 progress: { p in
                     let eta = Double(p.steps - p.step) / Double(max(p.step, 1)) * p.elapsedSeconds
                     bar.draw(prefix: "epoch \(p.epoch)/\(p.epochs)", fraction: Double(p.step) / Double(p.steps),
@@ -88,13 +89,9 @@ struct Train: ParsableCommand {
                     bar.clear()
                     log.line(epochLine(reports[reports.count - 1], of: settings.epochs))
                 },
-                checkpoint: { trainer in
-                    let start = now()
-                    try writeCheckpoint(trainer.checkpoint(run: identity), runDirectory: directory)
-                    checkpointSeconds.append(now() - start)
-                    try writeMetrics(epochs: trainer.position.reports, steps: trainer.position.stepRecords, directory: directory)
-                },
                 shouldStop: { Interrupt.isRequested })
+            result = outcome.result
+            checkpointSeconds = outcome.checkpointSeconds
         } catch {
             bar.clear()
             printError("error: \(error)")
@@ -213,6 +210,11 @@ struct Train: ParsableCommand {
             throw ExitCode.failure
         }
         let saved = checkpoint.run
+        if saved.sweepRun != nil {
+            printError("error: \(directory) is a run of a sweep; continue it with the sweep (the same cnnc sweep command, "
+                       + "or cnnc sweep --run-index I SWEEP_DIR)")
+            throw ExitCode(2)
+        }
         if let file {
             let text: String
             do {

@@ -123,6 +123,30 @@ enum CLI {
         return CLIResult(status: process.terminationStatus, stdout: stdout, stderr: stderr, seconds: seconds)
     }
 
+    /// Starts cnnc without waiting for it (output discarded), for tests that signal it.
+    static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try binary())
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        return process
+    }
+
+    /// Waits (up to `timeout` seconds) until `path` exists; false if it never did or the process ended.
+    static func waitFor(_ path: String, while process: Process, timeout: Double = 600) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: path) { return true }
+            if !process.isRunning { return false }
+            usleep(5_000)
+        }
+        return false
+    }
+
     /// A fresh, empty directory under the system temporary directory.
     static func temporaryDirectory(prefix: String = "cnnc-test") throws -> String {
         let url = FileManager.default.temporaryDirectory

@@ -50,38 +50,14 @@ final class ResumeTests: XCTestCase {
         }
     }
 
-    /// Starts cnnc without waiting for it.
-    func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try CLI.binary())
-        process.arguments = arguments
-        process.currentDirectoryURL = CLI.packageRoot
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
-    }
-
-    /// Waits (up to `timeout` seconds) until `path` exists; false if it never did or the process ended.
-    func waitFor(_ path: String, while process: Process, timeout: Double = 600) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
-            if !process.isRunning { return false }
-            usleep(5_000)
-        }
-        return false
-    }
-
     /// Trains, sends `signals` once the first epoch's checkpoint exists (so in the second epoch),
     /// resumes, and compares with the uninterrupted run.
     func assertResumesExactly(_ example: (spec: String, arguments: [String]), signals: [Int32],
                               file: StaticString = #filePath, line: UInt = #line) throws {
         let expected = try reference(example.spec, example.arguments)
         let out = scratch + "/stopped"
-        let process = try start(["train", CLI.example(example.spec), "--out", out] + dataArguments() + example.arguments)
-        XCTAssertTrue(waitFor(out + "/checkpoint/manifest.json", while: process), "no checkpoint after epoch 1", file: file, line: line)
+        let process = try CLI.start(["train", CLI.example(example.spec), "--out", out] + dataArguments() + example.arguments)
+        XCTAssertTrue(CLI.waitFor(out + "/checkpoint/manifest.json", while: process), "no checkpoint after epoch 1", file: file, line: line)
         usleep(100_000)
         for signal in signals {
             kill(process.processIdentifier, signal)
@@ -196,12 +172,12 @@ final class ResumeTests: XCTestCase {
 
     func testASecondRunInTheSameDirectoryIsRefusedWhileTheFirstRuns() throws {
         let out = scratch + "/busy"
-        let first = try start(["train", CLI.example("lenet.yaml"), "--out", out, "--epochs", "50", "--threads", "1"] + dataArguments())
+        let first = try CLI.start(["train", CLI.example("lenet.yaml"), "--out", out, "--epochs", "50", "--threads", "1"] + dataArguments())
         defer {
             kill(first.processIdentifier, SIGKILL)
             first.waitUntilExit()
         }
-        XCTAssertTrue(waitFor(out + "/.lock", while: first))
+        XCTAssertTrue(CLI.waitFor(out + "/.lock", while: first))
         usleep(200_000)
         let second = try CLI.run(["train", CLI.example("lenet.yaml"), "--out", out, "--force", "--quiet"] + dataArguments())
         XCTAssertEqual(second.status, 1, second.transcript)

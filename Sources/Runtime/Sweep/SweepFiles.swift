@@ -180,8 +180,9 @@ func runStatusJSON(_ plan: SweepPlan, _ result: SweepRunResult) -> JSON {
         ("status", .string(result.status == .finished ? "finished" : "failed")),
         ("reason", failureReason(result.status).isEmpty ? .null : .string(failureReason(result.status))),
         ("seconds", .double(result.seconds)),
-        ("run_sha256", .string(sha256Hex(Array(definition.rendered().utf8)))),
+        ("run_sha256", .string(plan.runSHA256(result.run))),
         ("run", definition),
+        ("resumed_from", resumePointsJSON(result.resumedFrom)),
         ("epochs", .array(result.epochs.map(epochJSON))),
     ])
 }
@@ -210,7 +211,13 @@ private struct RunStatusFile: Decodable {
     var reason: String?
     var seconds: Double
     var run_sha256: String
+    var resumed_from: [Point]?
     var epochs: [Epoch]
+
+    struct Point: Decodable {
+        var epoch: Int
+        var step: Int
+    }
 }
 
 /// What `directory` holds for each run of `plan`: finished or failed (from run.json, when its
@@ -221,7 +228,7 @@ public func loadSweepResults(_ plan: SweepPlan, directory: String) -> [SweepRunR
         let path = directory + "/" + run.directoryName + "/" + SweepFiles.runStatus
         guard let data = FileManager.default.contents(atPath: path),
               let file = try? JSONDecoder().decode(RunStatusFile.self, from: data),
-              file.run_sha256 == sha256Hex(Array(plan.runJSON(run).rendered().utf8)) else {
+              file.run_sha256 == plan.runSHA256(run) else {
             return notRun
         }
         let reports = file.epochs.map { e in
@@ -230,7 +237,8 @@ public func loadSweepResults(_ plan: SweepPlan, directory: String) -> [SweepRunR
                         evaluationSeconds: e.evaluation_seconds, imagesPerSecond: e.images_per_second)
         }
         let outcome: SweepRunStatus = file.status == "finished" ? .finished : .failed(file.reason ?? "failed")
-        return SweepRunResult(run: run, status: outcome, epochs: reports, seconds: file.seconds)
+        return SweepRunResult(run: run, status: outcome, epochs: reports, seconds: file.seconds,
+                              resumedFrom: (file.resumed_from ?? []).map { ResumePoint(epoch: $0.epoch, step: $0.step) })
     }
 }
 
@@ -281,6 +289,10 @@ public func sweepSbatch(_ plan: SweepPlan, options: SlurmOptions, executable: St
     lines.append("#SBATCH --cpus-per-task=\(options.cpusPerTask)")
     lines.append("#SBATCH --output=\(directory)/\(SweepFiles.logs)/%A_%a.out")
     lines.append("#SBATCH --error=\(directory)/\(SweepFiles.logs)/%A_%a.err")
+    // A task that Slurm requeues (node failure, preemption), or that is submitted again after a time
+    // limit, continues its run from the checkpoint in its folder; its log goes on in the same files.
+    lines.append("#SBATCH --requeue")
+    lines.append("#SBATCH --open-mode=append")
     if let partition = options.partition { lines.append("#SBATCH --partition=\(partition)") }
     if let time = options.time { lines.append("#SBATCH --time=\(time)") }
     if let memory = options.memory { lines.append("#SBATCH --mem=\(memory)") }

@@ -298,6 +298,11 @@ public final class SweepPlan: @unchecked Sendable {
             ("settings", settingsJSON(run.settings, dropout: run.dropout)),
         ])
     }
+
+    /// The SHA-256 of `runJSON(run)`: what a run's run.json and checkpoint are checked against.
+    public func runSHA256(_ run: SweepRun) -> String {
+        sha256Hex(Array(runJSON(run).rendered().utf8))
+    }
 }
 
 /// Letters, digits, `.`, `_` and `-` only, so a value or layer name is safe in a path.

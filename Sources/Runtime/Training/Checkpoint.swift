@@ -75,18 +75,24 @@ extension SeededGenerator {
     }
 }
 
-/// What a checkpointed run is: the spec it compiled, the `--dropout` override and the settings.
+/// What a checkpointed run is: the spec it compiled, the `--dropout` override and the settings,
+/// and for a run of a sweep, which one.
 public struct CheckpointedRun: Hashable, Sendable {
     public var specPath: String
     public var specText: String
     public var dropout: Double?
     public var settings: TrainingSettings
+    /// For a run of `cnnc sweep`, the SHA-256 of its entry in the sweep's manifest (`run_sha256`
+    /// in its run.json), which also covers layer arguments set with `--set` and ablations that
+    /// the spec text and settings do not show; nil for `cnnc train`.
+    public var sweepRun: String?
 
-    public init(specPath: String, specText: String, dropout: Double?, settings: TrainingSettings) {
+    public init(specPath: String, specText: String, dropout: Double?, settings: TrainingSettings, sweepRun: String? = nil) {
         self.specPath = specPath
         self.specText = specText
         self.dropout = dropout
         self.settings = settings
+        self.sweepRun = sweepRun
     }
 
     public var specSHA256: String { sha256Hex(Array(specText.utf8)) }
@@ -216,6 +222,7 @@ extension TrainingCheckpoint {
             ("spec_text", .string(run.specText)),
             ("spec_sha256", .string(run.specSHA256)),
             ("settings", settingsJSON(run.settings, dropout: run.dropout)),
+            ("sweep_run_sha256", run.sweepRun.map { .string($0) } ?? .null),
             ("step_count", .int(network.stepCount)),
             ("epoch", .int(position.epoch)),
             ("step", .int(position.step)),
@@ -228,6 +235,7 @@ extension TrainingCheckpoint {
             ("total_seconds", .double(position.totalSeconds)),
             ("epochs", .array(position.reports.map(epochJSON))),
             ("steps", .array(position.stepRecords.map(stepJSON))),
+            ("resumed_from", resumePointsJSON(position.resumedFrom)),
         ])
         return encodeSafetensors(tensors, metadata: [("cnnc_checkpoint", progress.rendered())])
     }
@@ -267,7 +275,8 @@ extension TrainingCheckpoint {
         let settingsObject = JSONFields(try progress.value("settings"), "settings")
         let run = CheckpointedRun(specPath: try progress.string("spec_path"), specText: specText,
                                   dropout: try settingsObject.optionalDouble("dropout"),
-                                  settings: try decodeSettings(settingsObject))
+                                  settings: try decodeSettings(settingsObject),
+                                  sweepRun: try progress.optionalString("sweep_run_sha256"))
         guard run.specSHA256 == (try progress.string("spec_sha256")) else { throw CheckpointError.corrupt("the spec text does not match its hash") }
         let order = try ints("order")
         guard order.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else { throw CheckpointError.corrupt("'order' holds an invalid index") }
@@ -275,7 +284,7 @@ extension TrainingCheckpoint {
             parameters: try floats("parameters"), gradients: try floats("gradients"),
             optimizerState: try floats("optimizer_state"), statistics: try floats("statistics"), counters: try ints("counters"),
             stepCount: try progress.int("step_count"), dropoutGenerator: try generator("dropout_generator"))
-        let position = TrainingPosition(
+        var position = TrainingPosition(
             epoch: try progress.int("epoch"), step: try progress.int("step"), order: order.map { Int32($0) },
             shuffleGenerator: try generator("shuffle_generator"),
             lossSum: try progress.double("loss_sum"), correct: try progress.int("correct"), seen: try progress.int("seen"),
@@ -283,6 +292,13 @@ extension TrainingCheckpoint {
             epochTrainSeconds: try progress.double("epoch_train_seconds"), totalSeconds: try progress.double("total_seconds"),
             reports: try progress.array("epochs").map { try decodeEpochReport(JSONFields($0, "epochs")) },
             stepRecords: try progress.array("steps").map { try decodeStepRecord(JSONFields($0, "steps")) })
+        // Absent in checkpoints written before runs recorded their resumes.
+        if progress.has("resumed_from") {
+            position.resumedFrom = try progress.array("resumed_from").map { value in
+                let point = JSONFields(value, "resumed_from")
+                return ResumePoint(epoch: try point.int("epoch"), step: try point.int("step"))
+            }
+        }
         guard position.epoch == manifest.epoch, position.step == manifest.step else {
             throw CheckpointError.corrupt("the manifest and the state file disagree on the position")
         }
@@ -361,6 +377,15 @@ private struct JSONFields {
     func optionalDouble(_ key: String) throws -> Double? {
         if case .null = try value(key) { return nil }
         return try double(key)
+    }
+
+    func has(_ key: String) -> Bool { pairs.contains { $0.0 == key } }
+
+    /// A string, or nil when the key is absent or null.
+    func optionalString(_ key: String) throws -> String? {
+        guard has(key) else { return nil }
+        if case .null = try value(key) { return nil }
+        return try string(key)
     }
 
     func optionalInt(_ key: String) throws -> Int? {

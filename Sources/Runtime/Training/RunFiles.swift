@@ -146,6 +146,7 @@ public func summaryJSON(_ record: RunRecord) -> JSON {
         ("final_test_accuracy", .number(record.finalTestAccuracy)),
         ("train_seconds", .double(result.epochs.reduce(0) { $0 + $1.trainSeconds })),
         ("total_seconds", .double(result.totalSeconds)),
+        ("resumed_from", resumePointsJSON(result.resumedFrom)),
         ("started_at", .string(ISO8601DateFormatter().string(from: record.startedAt))),
         ("cnnc_version", .string(cnncVersion)),
         ("epochs", .array(result.epochs.map(epochJSON))),

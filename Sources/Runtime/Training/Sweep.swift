@@ -26,13 +26,17 @@ public struct SweepRunResult: Sendable {
     public var run: SweepRun
     public var status: SweepRunStatus
     public var epochs: [EpochReport]
+    /// A timing field: seconds over every session of the run.
     public var seconds: Double
+    /// Where the run was continued from its checkpoint, oldest first (empty: trained in one go).
+    public var resumedFrom: [ResumePoint]
 
-    public init(run: SweepRun, status: SweepRunStatus, epochs: [EpochReport], seconds: Double) {
+    public init(run: SweepRun, status: SweepRunStatus, epochs: [EpochReport], seconds: Double, resumedFrom: [ResumePoint] = []) {
         self.run = run
         self.status = status
         self.epochs = epochs
         self.seconds = seconds
+        self.resumedFrom = resumedFrom
     }
 
     public var trainLoss: Double? { epochs.last?.trainLoss }
@@ -184,39 +188,84 @@ public final class Sweep {
     }
 }
 
-/// Trains one run of `plan` and writes its files (weights, metrics, summary, curves, spec, and
-/// run.json last) into its folder. An interrupted run writes nothing and is `notRun`.
+/// Trains one run of `plan` in its folder with `cnnc train`'s checkpoints (`runCheckpointed`):
+/// `checkpoint/` and metrics.jsonl at the end of every epoch and when `shouldStop` stops it. A
+/// checkpoint of this run found in the folder (left by a stopped or killed sweep, or by an
+/// earlier try of the same Slurm task) is continued from, bit for bit. A finished or diverged
+/// run then writes its files (weights, metrics, summary, curves, spec, and run.json last); a
+/// stopped one keeps its checkpoint, writes no run.json and is `notRun`.
 public func trainSweepRun(_ plan: SweepPlan, run: SweepRun, data: MNIST, directory: String,
                           progress: @escaping (Double) -> Void, shouldStop: @escaping () -> Bool) -> SweepRunResult {
     let compilation = plan.variants[run.variant]
     let graph = compilation.graph!
-    let plans = TrainingPlans(graph: graph, settings: run.settings)
-    let trainer = Trainer(graph: graph, plans: plans, settings: run.settings, train: data.train, test: data.test)
+    let runDirectory = directory + "/" + run.directoryName
+    func failed(_ reason: String) -> SweepRunResult { SweepRunResult(run: run, status: .failed(reason), epochs: [], seconds: 0) }
+    /// A failure recorded in run.json, so `--collect` lists it with its reason.
+    func recordedFailure(_ reason: String) -> SweepRunResult {
+        let result = failed(reason)
+        do {
+            try writeRunStatus(plan, result, directory: runDirectory)
+        } catch {
+            return failed(reason + "; could not write run.json: \(error)")
+        }
+        return result
+    }
+    let lock: RunDirectoryLock
+    do {
+        try createDirectory(runDirectory)
+        // Another process training this run (a second task of the same index) keeps it; this
+        // one writes nothing there.
+        lock = try RunDirectoryLock(directory: runDirectory)
+        try removeAbandonedTemporaryFiles(runDirectory)
+    } catch {
+        return failed("\(error)")
+    }
+    defer { withExtendedLifetime(lock) {} }
+    let identity = CheckpointedRun(specPath: compilation.source.path, specText: compilation.source.text, dropout: run.dropout,
+                                   settings: run.settings, sweepRun: plan.runSHA256(run))
+    let trainer = Trainer(graph: graph, plans: TrainingPlans(graph: graph, settings: run.settings), settings: run.settings,
+                          train: data.train, test: data.test)
+    do {
+        if let checkpoint = try readCheckpointToContinue(runDirectory: runDirectory, identity: identity) {
+            try trainer.resume(from: checkpoint)
+        }
+    } catch {
+        return recordedFailure("cannot continue from \(checkpointDirectory(runDirectory)): \(error); "
+                               + "remove that folder to train this run from the start")
+    }
     let startedAt = Date()
-    let result = trainer.run(
-        progressEvery: 10,
-        progress: { p in progress((Double(p.epoch - 1) + Double(p.step) / Double(p.steps)) / Double(p.epochs)) },
-        shouldStop: shouldStop)
+    let result: TrainingResult
+    do {
+        result = try trainer.runCheckpointed(
+            run: identity, directory: runDirectory, progressEvery: 10,
+            progress: { p in progress((Double(p.epoch - 1) + Double(p.step) / Double(p.steps)) / Double(p.epochs)) },
+            shouldStop: shouldStop).result
+    } catch {
+        // The last complete checkpoint stays; running the sweep again continues from it.
+        return recordedFailure("could not write its checkpoint or metrics: \(error)")
+    }
     var status: SweepRunStatus
     switch result.outcome {
     case .finished: status = .finished
     case .diverged: status = .failed(result.outcome.description)
-    case .interrupted: return SweepRunResult(run: run, status: .notRun, epochs: result.epochs, seconds: result.totalSeconds)
+    case .interrupted:
+        return SweepRunResult(run: run, status: .notRun, epochs: result.epochs, seconds: result.totalSeconds,
+                              resumedFrom: result.resumedFrom)
     }
     let record = RunRecord(compilation: compilation, graph: graph, settings: run.settings, dropout: run.dropout,
                            result: result, startedAt: startedAt, network: trainer.network)
-    let runDirectory = directory + "/" + run.directoryName
     do {
         try writeRunFiles(record, network: trainer.network, directory: runDirectory)
     } catch {
         status = .failed("could not write its files: \(error)")
     }
-    let outcome = SweepRunResult(run: run, status: status, epochs: result.epochs, seconds: result.totalSeconds)
+    let outcome = SweepRunResult(run: run, status: status, epochs: result.epochs, seconds: result.totalSeconds,
+                                 resumedFrom: result.resumedFrom)
     do {
         try writeRunStatus(plan, outcome, directory: runDirectory)
     } catch {
         return SweepRunResult(run: run, status: .failed("could not write run.json: \(error)"), epochs: result.epochs,
-                              seconds: result.totalSeconds)
+                              seconds: result.totalSeconds, resumedFrom: result.resumedFrom)
     }
     return outcome
 }

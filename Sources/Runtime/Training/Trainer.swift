@@ -170,12 +170,16 @@ public struct TrainingResult: Sendable {
     public var outcome: TrainingOutcome
     /// A timing field: seconds of this run, over every session of a resumed run.
     public var totalSeconds: Double
+    /// Where each later session of the run continued from, oldest first; empty for a run never resumed.
+    public var resumedFrom: [ResumePoint]
 
-    public init(epochs: [EpochReport], steps: [StepRecord] = [], outcome: TrainingOutcome, totalSeconds: Double) {
+    public init(epochs: [EpochReport], steps: [StepRecord] = [], outcome: TrainingOutcome, totalSeconds: Double,
+                resumedFrom: [ResumePoint] = []) {
         self.epochs = epochs
         self.steps = steps
         self.outcome = outcome
         self.totalSeconds = totalSeconds
+        self.resumedFrom = resumedFrom
     }
 }
 
@@ -202,6 +206,8 @@ public struct TrainingPosition: Sendable {
     public var totalSeconds: Double
     public var reports: [EpochReport]
     public var stepRecords: [StepRecord]
+    /// Where the run was resumed so far (`Trainer.resume`), oldest first.
+    public var resumedFrom: [ResumePoint] = []
 }
 
 /// The two plans a training run executes.
@@ -289,7 +295,7 @@ public final class Trainer {
         let totalBefore = position.totalSeconds
         func result(_ outcome: TrainingOutcome) -> TrainingResult {
             TrainingResult(epochs: position.reports, steps: position.stepRecords, outcome: outcome,
-                           totalSeconds: totalBefore + now() - sessionStart)
+                           totalSeconds: totalBefore + now() - sessionStart, resumedFrom: position.resumedFrom)
         }
         let batch = settings.batchSize
         let steps = (position.order.count + batch - 1) / batch
