@@ -87,6 +87,10 @@ final class SafetensorsTests: XCTestCase {
             (#"{"__metadata__":{"k":1}}"#, 0, "not a string"),
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#, 8, "header JSON"),
             (#"[1]"#, 0, "not a JSON object"),
+            // Found by the safetensors fuzzer in CI: elements fit an Int, bytes do not (the
+            // message used to recompute elements × 4 and trapped).
+            (#"{"a":{"dtype":"F32","shape":[1641686018427387904,4],"data_offsets":[0,16]}}"#, 16, "overflows"),
+            (#"{"a":{"dtype":"I64","shape":[2305843009213693952],"data_offsets":[0,16]}}"#, 16, "overflows"),
         ]
         for (json, size, fragment) in cases {
             assertThrows(try decodeSafetensors(file(json, dataSize: size), source: "w.safetensors"),

@@ -172,8 +172,9 @@ public func decodeSafetensors(_ bytes: [UInt8], source: String = "<safetensors d
         }
         let elementSize = dtype == "F32" ? 4 : 8
         let (expectedBytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
-        guard !overflow, end - begin == expectedBytes else {
-            throw invalid("tensor '\(key)' has \(end - begin) bytes but shape \(shape) of \(dtype) needs \(elements * elementSize)")
+        guard !overflow else { throw invalid("tensor '\(key)' shape \(shape) of \(dtype) overflows a byte count") }
+        guard end - begin == expectedBytes else {
+            throw invalid("tensor '\(key)' has \(end - begin) bytes but shape \(shape) of \(dtype) needs \(expectedBytes)")
         }
         specs.append((key, shape, dtype, begin, end))
     }
