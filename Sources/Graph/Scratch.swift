@@ -16,6 +16,14 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     case winogradFlippedWeights = "winograd.weights.flipped"
     /// A Winograd conv's backward workspace (weight gradient, then input gradient), per lane.
     case winogradBackwardColumns = "winograd.columns.backward"
+    /// A direct conv's weights as [C·KH·KW, OC rounded up to 8], made at the start of each forward pass.
+    case directWeights = "direct.weights"
+    /// A direct conv's forward workspace (zero-padded input, tap and pixel tables), per lane.
+    case directColumns = "direct.columns"
+    /// A direct conv's flipped weights for its input-gradient pass, [OC·KH·KW, C rounded up to 8].
+    case directFlippedWeights = "direct.weights.flipped"
+    /// A direct conv's backward workspace (weight gradient, then input gradient), per lane.
+    case directBackwardColumns = "direct.columns.backward"
 }
 
 /// What the planner tells an op when it asks for its scratch.

@@ -1,7 +1,8 @@
 import Graph
 
 /// A Conv2D step bound to its buffers. Its algorithm was chosen at plan time (`runtimeScratch`):
-/// im2col + GEMM, or Winograd for 3×3 stride-1 convs (forward, input gradient and weight gradient).
+/// Winograd for 3×3 stride-1 convs with ≥ 8 channels, the direct kernels for the other stride-1
+/// convs, im2col + GEMM for the rest (all three passes each).
 struct ConvolutionStep {
     var geometry: Conv2DGeometry
     /// [C, batch, H, W]
@@ -18,15 +19,23 @@ struct ConvolutionStep {
     /// Training plans that run this step's backward pass.
     var gradients: Gradients?
 
-    /// How a pass lowers the convolution onto GEMMs, with its scratch.
+    /// The kernels that compute a conv from weights rearranged at the start of each pass.
+    enum Algorithm {
+        /// F(m×m, 3×3) tiles (Kernels/Winograd.swift).
+        case winograd
+        /// Output-channel vectors over tap and pixel tables (Kernels/DirectConvolution.swift).
+        case direct
+    }
+
+    /// How a pass lowers the convolution, with its scratch.
     enum Lowering {
         /// im2col columns: one region of `columnsPerLane` elements per lane.
         case im2col(columns: UnsafeMutablePointer<Float>)
-        case winograd(WinogradBuffers)
+        case transformed(Algorithm, TransformedBuffers)
     }
 
-    struct WinogradBuffers {
-        /// The transformed forward weights.
+    struct TransformedBuffers {
+        /// The rearranged forward weights.
         var weights: UnsafeMutablePointer<Float>
         /// One region of `perLane` elements per lane.
         var scratch: UnsafeMutablePointer<Float>
@@ -45,10 +54,11 @@ struct ConvolutionStep {
     enum BackwardLowering {
         /// im2col columns (one region of `columnsPerLane` per lane): dW = dY·colsᵀ, dX = col2im(Wᵀ·dY).
         case im2col(columns: UnsafeMutablePointer<Float>)
-        /// Both by Winograd: dW as the adjoint of the forward transform, dX as the forward
-        /// convolution of dY with the flipped kernel, whose transform `flippedWeights` holds; it is
-        /// absent exactly when the plan computes no input gradient. One scratch region per lane.
-        case winograd(scratch: UnsafeMutablePointer<Float>, perLane: Int, flippedWeights: UnsafeMutablePointer<Float>?)
+        /// Both by `Algorithm`'s kernels: dW from the input and dY, dX as the forward convolution
+        /// of dY with the flipped kernel, whose rearrangement `flippedWeights` holds; it is absent
+        /// exactly when the plan computes no input gradient. One scratch region per lane.
+        case transformed(Algorithm, scratch: UnsafeMutablePointer<Float>, perLane: Int,
+                         flippedWeights: UnsafeMutablePointer<Float>?)
     }
 
     init(_ g: Conv2DGeometry, _ b: StepBinder) {
@@ -62,8 +72,11 @@ struct ConvolutionStep {
         imagesPerChunk = g.imagesPerChunk(batchSize: batchSize, lanes: lanes)
         let images = ceilDivide(batchSize, lanes)
         if let weights = b.scratch(.winogradWeights), let scratch = b.scratch(.winogradColumns) {
-            forwardPass = .winograd(WinogradBuffers(weights: weights, scratch: scratch,
-                                                    perLane: winogradForwardScratchCount(geometry: g, images: images)))
+            forwardPass = .transformed(.winograd, TransformedBuffers(
+                weights: weights, scratch: scratch, perLane: winogradForwardScratchCount(geometry: g, images: images)))
+        } else if let weights = b.scratch(.directWeights), let scratch = b.scratch(.directColumns) {
+            forwardPass = .transformed(.direct, TransformedBuffers(
+                weights: weights, scratch: scratch, perLane: directForwardScratchCount(geometry: g, images: images)))
         } else {
             forwardPass = .im2col(columns: b.scratch(.columns)!)
         }
@@ -73,10 +86,18 @@ struct ConvolutionStep {
                 let flipped = b.scratch(.winogradFlippedWeights)
                 precondition((flipped == nil) == (layer.inputGradient == nil),
                              "a Winograd conv's flipped weights are planned exactly when it computes dX")
-                lowering = .winograd(scratch: scratch,
-                                     perLane: winogradBackwardScratchCount(geometry: g, images: images,
-                                                                           inputGradient: flipped != nil),
-                                     flippedWeights: flipped)
+                lowering = .transformed(.winograd, scratch: scratch,
+                                        perLane: winogradBackwardScratchCount(geometry: g, images: images,
+                                                                              inputGradient: flipped != nil),
+                                        flippedWeights: flipped)
+            } else if let scratch = b.scratch(.directBackwardColumns) {
+                let flipped = b.scratch(.directFlippedWeights)
+                precondition((flipped == nil) == (layer.inputGradient == nil),
+                             "a direct conv's flipped weights are planned exactly when it computes dX")
+                lowering = .transformed(.direct, scratch: scratch,
+                                        perLane: directBackwardScratchCount(geometry: g, images: images,
+                                                                            inputGradient: flipped != nil),
+                                        flippedWeights: flipped)
             } else {
                 lowering = .im2col(columns: b.scratch(.backwardColumns)!)
             }
@@ -85,10 +106,10 @@ struct ConvolutionStep {
         }
     }
 
-    /// Winograd: phase 0 transforms the weights (each work item a share of the rows),
+    /// Winograd and direct: phase 0 rearranges the weights (each work item a share of the rows),
     /// phase 1 convolves.
     var forwardPhases: Int {
-        if case .winograd = forwardPass { return 2 }
+        if case .transformed = forwardPass { return 2 }
         return 1
     }
 
@@ -98,15 +119,34 @@ struct ConvolutionStep {
             conv2dForward(input: input, weight: weight, bias: bias, output: output,
                           columns: columns + lane.lane * columnsPerLane, geometry: geometry, batch: run.batch,
                           chunk: imagesPerChunk, images: lane.share(run.batch))
-        case let .winograd(w):
+        case let .transformed(algorithm, w):
             if run.phase == 0 {
-                winogradTransformWeights(weight: weight, transformed: w.weights, geometry: geometry, flipped: false,
-                                         rows: lane.share(winogradTransformedWeightRows(geometry: geometry, flipped: false)))
-            } else {
-                conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
-                                      scratch: w.scratch + lane.lane * w.perLane, geometry: geometry, batch: run.batch,
-                                      images: lane.share(run.batch))
+                transformWeights(algorithm, into: w.weights, flipped: false, lane)
+                return
             }
+            let scratch = w.scratch + lane.lane * w.perLane
+            let images = lane.share(run.batch)
+            switch algorithm {
+            case .winograd:
+                conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
+                                      scratch: scratch, geometry: geometry, batch: run.batch, images: images)
+            case .direct:
+                conv2dDirectForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
+                                    scratch: scratch, geometry: geometry, batch: run.batch, images: images)
+            }
+        }
+    }
+
+    /// A share of `algorithm`'s weight rearrangement (forward or flipped) for work item `lane`.
+    private func transformWeights(_ algorithm: Algorithm, into transformed: UnsafeMutablePointer<Float>,
+                                  flipped: Bool, _ lane: Lane) {
+        switch algorithm {
+        case .winograd:
+            winogradTransformWeights(weight: weight, transformed: transformed, geometry: geometry, flipped: flipped,
+                                     rows: lane.share(winogradTransformedWeightRows(geometry: geometry, flipped: flipped)))
+        case .direct:
+            directTransformWeights(weight: weight, transformed: transformed, geometry: geometry, flipped: flipped,
+                                   rows: lane.share(directTransformedWeightRows(geometry: geometry, flipped: flipped)))
         }
     }
 
@@ -121,9 +161,9 @@ struct ConvolutionStep {
         case reducePartials
     }
 
-    /// The transformed flipped weights the input-gradient pass uses, when it is Winograd's.
+    /// The rearranged flipped weights the input-gradient pass uses (Winograd and direct).
     private var flippedWeights: UnsafeMutablePointer<Float>? {
-        guard case let .winograd(_, _, flipped)? = gradients?.lowering else { return nil }
+        guard case let .transformed(_, _, _, flipped)? = gradients?.lowering else { return nil }
         return flipped
     }
 
@@ -150,9 +190,8 @@ struct ConvolutionStep {
         let (d, g) = (gradients.layer, geometry)
         switch phase {
         case .transformFlippedWeights:
-            if let flipped = flippedWeights {
-                winogradTransformWeights(weight: weight, transformed: flipped, geometry: g, flipped: true,
-                                         rows: lane.share(winogradTransformedWeightRows(geometry: g, flipped: true)))
+            if case let .transformed(algorithm, _, _, flipped?) = gradients.lowering {
+                transformWeights(algorithm, into: flipped, flipped: true, lane)
             }
         case .gradients:
             let images = lane.share(batch)
@@ -162,7 +201,7 @@ struct ConvolutionStep {
                 conv2dBackward(input: input, weight: weight, outputGradient: d.outputGradient, weightGradient: target,
                                inputGradient: d.inputGradient, columns: columns + lane.lane * columnsPerLane,
                                geometry: g, batch: batch, chunk: imagesPerChunk, images: images)
-            case let .winograd(scratch, perLane, flipped):
+            case let .transformed(.winograd, scratch, perLane, flipped):
                 let laneScratch = scratch + lane.lane * perLane
                 conv2dWinogradWeightGradient(input: input, outputGradient: d.outputGradient, weightGradient: target,
                                              scratch: laneScratch, geometry: g, batch: batch, images: images)
@@ -170,6 +209,15 @@ struct ConvolutionStep {
                     conv2dWinogradInputGradient(outputGradient: d.outputGradient, transformedFlippedWeight: flipped,
                                                 inputGradient: inputGradient, scratch: laneScratch, geometry: g,
                                                 batch: batch, images: images)
+                }
+            case let .transformed(.direct, scratch, perLane, flipped):
+                let laneScratch = scratch + lane.lane * perLane
+                conv2dDirectWeightGradient(input: input, outputGradient: d.outputGradient, weightGradient: target,
+                                           scratch: laneScratch, geometry: g, batch: batch, images: images)
+                if let flipped, let inputGradient = d.inputGradient {
+                    conv2dDirectInputGradient(outputGradient: d.outputGradient, transformedFlippedWeight: flipped,
+                                              inputGradient: inputGradient, scratch: laneScratch, geometry: g,
+                                              batch: batch, images: images)
                 }
             }
             if let biasGradient = d.biasGradient {
@@ -190,42 +238,58 @@ struct ConvolutionStep {
     }
 }
 
-/// The runtime's answer to the planner's scratch question (`ScratchPlanner`): Winograd for the
-/// convs it computes well (3×3, stride 1, at least 8 channels in and out: the kernels work on
-/// blocks of 8 channels), in all three passes, else Graph's own `Op.scratch` (im2col).
+/// The runtime's answer to the planner's scratch question (`ScratchPlanner`): each conv's
+/// algorithm (`convolutionAlgorithm`) asks for its rearranged weights and per-lane workspaces in
+/// all three passes; im2col convs and the other ops take Graph's own `Op.scratch`.
 func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
-    guard case let .conv2d(g) = op, convolutionUsesWinograd(g) else { return op.scratch(context) }
+    guard case let .conv2d(g) = op, let algorithm = convolutionAlgorithm(g) else { return op.scratch(context) }
     let lanes = context.lanes
     let images = ceilDivide(context.batchSize, lanes)
+    let inputGradient = context.computesInputGradient
+    let kinds: (weights: ScratchKind, columns: ScratchKind, backward: ScratchKind, flipped: ScratchKind)
+    let counts: (weights: (Bool) -> Int, forward: Int, backward: Int)
+    switch algorithm {
+    case .winograd:
+        kinds = (.winogradWeights, .winogradColumns, .winogradBackwardColumns, .winogradFlippedWeights)
+        counts = ({ winogradTransformedWeightCount(geometry: g, flipped: $0) },
+                  winogradForwardScratchCount(geometry: g, images: images),
+                  winogradBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient))
+    case .direct:
+        kinds = (.directWeights, .directColumns, .directBackwardColumns, .directFlippedWeights)
+        counts = ({ directTransformedWeightCount(geometry: g, flipped: $0) },
+                  directForwardScratchCount(geometry: g, images: images),
+                  directBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient))
+    }
     var requests = [
-        ScratchRequest(.winogradWeights, elementCount: winogradTransformedWeightCount(geometry: g, flipped: false),
-                       pass: .forward),
-        ScratchRequest(.winogradColumns, elementCount: winogradForwardScratchCount(geometry: g, images: images) * lanes,
-                       pass: .forward),
+        ScratchRequest(kinds.weights, elementCount: counts.weights(false), pass: .forward),
+        ScratchRequest(kinds.columns, elementCount: counts.forward * lanes, pass: .forward),
     ]
     guard context.runsBackward else { return requests }
-    let inputGradient = context.computesInputGradient
-    requests.append(ScratchRequest(.winogradBackwardColumns,
-                                   elementCount: winogradBackwardScratchCount(geometry: g, images: images,
-                                                                              inputGradient: inputGradient) * lanes,
-                                   pass: .backward))
+    requests.append(ScratchRequest(kinds.backward, elementCount: counts.backward * lanes, pass: .backward))
     if inputGradient {
-        requests.append(ScratchRequest(.winogradFlippedWeights,
-                                       elementCount: winogradTransformedWeightCount(geometry: g, flipped: true),
-                                       pass: .backward))
+        requests.append(ScratchRequest(kinds.flipped, elementCount: counts.weights(true), pass: .backward))
     }
     // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
     requests += op.scratch(context).filter { $0.kind == .weightGradientPartials }
     return requests
 }
 
+/// The algorithm the runtime computes a conv with, nil for im2col + GEMM: Winograd for 3×3
+/// stride-1 convs with at least 8 channels in and out (its kernels work on blocks of 8 channels),
+/// the direct kernels for every other stride-1 conv, im2col for strided ones.
+func convolutionAlgorithm(_ g: Conv2DGeometry) -> ConvolutionStep.Algorithm? {
+    if winogradApplies(g) && g.inChannels >= 8 && g.outChannels >= 8 { return .winograd }
+    if directConvolutionApplies(g) { return .direct }
+    return nil
+}
+
 /// Convs the runtime computes by Winograd (see `runtimeScratch`).
 func convolutionUsesWinograd(_ g: Conv2DGeometry) -> Bool {
-    winogradApplies(g) && g.inChannels >= 8 && g.outChannels >= 8
+    convolutionAlgorithm(g) == .winograd
 }
 
 extension BufferPlan {
-    /// A plan with the runtime's kernel choices (Winograd where it applies).
+    /// A plan with the runtime's kernel choices (`convolutionAlgorithm`).
     public init(runtimeFor graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int = 1, fuse: Bool = true) {
         self.init(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, fuse: fuse, scratch: runtimeScratch)
     }

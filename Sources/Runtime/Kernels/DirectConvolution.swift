@@ -1,0 +1,442 @@
+import Graph
+
+// Direct convolution over output-channel vectors, for the stride-1 convs that Winograd does not
+// take (5×5 kernels, the 1-channel first layer): no im2col matrix and no GEMM library.
+//
+// All three passes are one micro-kernel, `directTile`: six broadcast scalars times a vector of 16
+// (or 8) channels, accumulated over a list of offsets,
+//
+//     acc[j][l] += x[base_j + offsets[i]] · v[i·stride + l]     j < 6, l < 16, i < count.
+//
+// - forward:         j = six output pixels, i = the taps (c, ky, kx), v = the weights as [taps, OCp];
+// - input gradient:  the forward convolution of dY (padded by k − 1 − p) with the flipped kernel;
+// - weight gradient: j = six taps, i = the pixels, v = dY transposed to [pixels, OCp].
+//
+// Twelve accumulators, two weight (or dY) vectors and one broadcast: 15 of AVX2's 16 registers,
+// two vector loads and six broadcasts per twelve FMAs. The offsets are byte-free Int32 tables the
+// lane builds in its scratch (`DirectLayout`); padding is a zero-bordered copy of the lane's images.
+
+/// Whether the direct kernels compute this convolution in all three passes: stride 1 (the
+/// input-gradient pass is then itself a stride-1 convolution), any kernel and padding.
+public func directConvolutionApplies(_ g: Conv2DGeometry) -> Bool {
+    g.stride.h == 1 && g.stride.w == 1
+}
+
+/// Channels of one micro-kernel tile (two vectors) and pixels or taps of one tile.
+let directTileChannels = 16
+let directTileWidth = 6
+
+/// Where a lane's planes sit for the direct kernels: channel c, image b, row y, column x of the
+/// (padded) planes at c·channelStride + b·imageStride + y·pitch + x.
+struct DirectPlanes {
+    var channels: Int
+    var images: Int
+    var height: Int
+    var width: Int
+    /// Zero border added on each side; 0 when the kernels read the tensor in place.
+    var pad: Pair
+
+    var pitch: Int { width + 2 * pad.w }
+    var rows: Int { height + 2 * pad.h }
+    var imageStride: Int { rows * pitch }
+    var channelStride: Int { images * imageStride }
+    /// Floats of the padded copy (0 when the tensor is read in place).
+    var copyCount: Int { pad.h == 0 && pad.w == 0 ? 0 : channels * channelStride }
+}
+
+/// Sizes of one lane's direct-convolution scratch for a pass, and the tables' places in it.
+struct DirectLayout {
+    /// The source planes (forward: the input; input gradient: dY).
+    var planes: DirectPlanes
+    /// Taps (c, ky, kx) of the source channels.
+    var taps: Int
+    /// Output pixels (image, oy, ox) of the lane's images.
+    var pixels: Int
+    /// Channels of the vectors (the weight rows' or dY rows' length), rounded up to 8.
+    var vectorChannels: Int
+    /// The weight-gradient pass also keeps dY transposed, [pixels, vectorChannels].
+    var transposed: Bool
+
+    /// [copy | taps (Int32) | pixels (Int32) | tile 6×16 | dYᵀ]
+    var tapsOffset: Int { planes.copyCount }
+    var pixelsOffset: Int { tapsOffset + taps }
+    var tileOffset: Int { pixelsOffset + pixels }
+    var transposedOffset: Int { tileOffset + directTileWidth * directTileChannels }
+    var count: Int { transposedOffset + (transposed ? pixels * vectorChannels : 0) }
+
+    /// The forward pass (`transposed: false`) or the weight-gradient pass (`true`) of `g` over
+    /// up to `images` images.
+    init(forward g: Conv2DGeometry, images: Int, transposed: Bool) {
+        planes = DirectPlanes(channels: g.inChannels, images: images, height: g.inHeight, width: g.inWidth,
+                              pad: g.padding)
+        taps = g.columnRows
+        pixels = images * g.outSpatial
+        vectorChannels = roundUpToLanes(g.outChannels)
+        self.transposed = transposed
+    }
+
+    /// The input-gradient pass of `g`: dY padded by k − 1 − p, the flipped kernel, H×W pixels.
+    init(inputGradient g: Conv2DGeometry, images: Int) {
+        planes = DirectPlanes(channels: g.outChannels, images: images, height: g.outHeight, width: g.outWidth,
+                              pad: Pair(g.kernel.h - 1 - g.padding.h, g.kernel.w - 1 - g.padding.w))
+        taps = g.outChannels * g.kernel.h * g.kernel.w
+        pixels = images * g.inHeight * g.inWidth
+        vectorChannels = roundUpToLanes(g.inChannels)
+        transposed = false
+    }
+}
+
+@inline(__always)
+func roundUpToLanes(_ n: Int) -> Int { (n + 7) / 8 * 8 }
+
+/// Floats of one lane's forward scratch for up to `images` images.
+public func directForwardScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
+    DirectLayout(forward: g, images: images, transposed: false).count
+}
+
+/// Floats of one lane's backward scratch: the weight gradient's, and the input gradient's when it
+/// is computed (the two run one after the other in the same region).
+public func directBackwardScratchCount(geometry g: Conv2DGeometry, images: Int, inputGradient: Bool) -> Int {
+    max(DirectLayout(forward: g, images: images, transposed: true).count,
+        inputGradient ? DirectLayout(inputGradient: g, images: images).count : 0)
+}
+
+/// Floats of the rearranged weights: [C·KH·KW, OCp] forward, [OC·KH·KW, Cp] flipped.
+public func directTransformedWeightCount(geometry g: Conv2DGeometry, flipped: Bool) -> Int {
+    flipped ? g.outChannels * g.kernel.h * g.kernel.w * roundUpToLanes(g.inChannels)
+            : g.columnRows * roundUpToLanes(g.outChannels)
+}
+
+/// Rows of the rearranged weights (each lane takes a share of them).
+public func directTransformedWeightRows(geometry g: Conv2DGeometry, flipped: Bool) -> Int {
+    flipped ? g.outChannels * g.kernel.h * g.kernel.w : g.columnRows
+}
+
+/// Rearranges the weights for the direct kernels, rows `rows` of them.
+/// - weight: [OC, C, KH, KW]
+/// - transformed: forward [C·KH·KW, OCp] (row (c, ky, kx), column oc); flipped [OC·KH·KW, Cp]
+///   (row (oc, ky, kx), column c, holding W[oc, c, KH − 1 − ky, KW − 1 − kx]); padding columns 0
+public func directTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
+                                   geometry g: Conv2DGeometry, flipped: Bool, rows: Range<Int>) {
+    let (kh, kw) = (g.kernel.h, g.kernel.w)
+    let window = kh * kw
+    let taps = g.columnRows
+    if flipped {
+        let cp = roundUpToLanes(g.inChannels)
+        for row in rows {
+            let (oc, tap) = row.quotientAndRemainder(dividingBy: window)
+            let (ky, kx) = tap.quotientAndRemainder(dividingBy: kw)
+            let source = weight + oc * taps + (kh - 1 - ky) * kw + (kw - 1 - kx)
+            let to = transformed + row * cp
+            for c in 0..<g.inChannels { to[c] = source[c * window] }
+            for c in g.inChannels..<cp { to[c] = 0 }
+        }
+    } else {
+        let ocp = roundUpToLanes(g.outChannels)
+        for row in rows {
+            let to = transformed + row * ocp
+            for oc in 0..<g.outChannels { to[oc] = weight[oc * taps + row] }
+            for oc in g.outChannels..<ocp { to[oc] = 0 }
+        }
+    }
+}
+
+// MARK: - The micro-kernel
+
+/// tile[j·16 + l] = Σ_i x[b_j + offsets[i]] · v[i·stride + l] for j < 6 and l < 16 (`wide`) or
+/// l < 8: the one loop all three passes run.
+/// - x: the planes the offsets point into; b0…b5: each column's base offset
+/// - offsets: [count]
+/// - v: [count, stride], the first 16 (or 8) of each row
+/// - tile: [6, 16], overwritten
+@inline(__always)
+func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3: Int, _ b4: Int, _ b5: Int,
+                offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, stride: Int, wide: Bool,
+                tile: UnsafeMutablePointer<Float>) {
+    let (x0, x1, x2, x3, x4, x5) = (x + b0, x + b1, x + b2, x + b3, x + b4, x + b5)
+    if wide {
+        var (a00, a01, a10, a11) = (Lanes(), Lanes(), Lanes(), Lanes())
+        var (a20, a21, a30, a31) = (Lanes(), Lanes(), Lanes(), Lanes())
+        var (a40, a41, a50, a51) = (Lanes(), Lanes(), Lanes(), Lanes())
+        var pv = v
+        var i = 0
+        while i < count {
+            let o = Int(offsets[i])
+            let v0 = loadLanes(pv), v1 = loadLanes(pv + 8)
+            var s = Lanes(repeating: x0[o])
+            a00 = multiplyAdd(s, v0, a00); a01 = multiplyAdd(s, v1, a01)
+            s = Lanes(repeating: x1[o])
+            a10 = multiplyAdd(s, v0, a10); a11 = multiplyAdd(s, v1, a11)
+            s = Lanes(repeating: x2[o])
+            a20 = multiplyAdd(s, v0, a20); a21 = multiplyAdd(s, v1, a21)
+            s = Lanes(repeating: x3[o])
+            a30 = multiplyAdd(s, v0, a30); a31 = multiplyAdd(s, v1, a31)
+            s = Lanes(repeating: x4[o])
+            a40 = multiplyAdd(s, v0, a40); a41 = multiplyAdd(s, v1, a41)
+            s = Lanes(repeating: x5[o])
+            a50 = multiplyAdd(s, v0, a50); a51 = multiplyAdd(s, v1, a51)
+            pv += stride
+            i &+= 1
+        }
+        storeLanes(a00, tile); storeLanes(a01, tile + 8)
+        storeLanes(a10, tile + 16); storeLanes(a11, tile + 24)
+        storeLanes(a20, tile + 32); storeLanes(a21, tile + 40)
+        storeLanes(a30, tile + 48); storeLanes(a31, tile + 56)
+        storeLanes(a40, tile + 64); storeLanes(a41, tile + 72)
+        storeLanes(a50, tile + 80); storeLanes(a51, tile + 88)
+    } else {
+        var (a0, a1, a2, a3, a4, a5) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
+        var pv = v
+        var i = 0
+        while i < count {
+            let o = Int(offsets[i])
+            let v0 = loadLanes(pv)
+            a0 = multiplyAdd(Lanes(repeating: x0[o]), v0, a0)
+            a1 = multiplyAdd(Lanes(repeating: x1[o]), v0, a1)
+            a2 = multiplyAdd(Lanes(repeating: x2[o]), v0, a2)
+            a3 = multiplyAdd(Lanes(repeating: x3[o]), v0, a3)
+            a4 = multiplyAdd(Lanes(repeating: x4[o]), v0, a4)
+            a5 = multiplyAdd(Lanes(repeating: x5[o]), v0, a5)
+            pv += stride
+            i &+= 1
+        }
+        storeLanes(a0, tile); storeLanes(a1, tile + 16); storeLanes(a2, tile + 32)
+        storeLanes(a3, tile + 48); storeLanes(a4, tile + 64); storeLanes(a5, tile + 80)
+    }
+}
+
+/// Runs `directTile` over every six columns of `columns` and every 16 (or last 8) vector
+/// channels, handing each finished tile to `store(tile, firstColumn, columnCount, firstChannel,
+/// channelCount)`. The last columns repeat the final one rather than reading past the table.
+/// - bases: [columns] Int32 base offsets into x; offsets: [count]
+/// - v: [count, stride]; `channels` ≤ stride of them are wanted
+@inline(__always)
+func directTiles(_ x: UnsafePointer<Float>, bases: UnsafePointer<Int32>, columns: Int,
+                 offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, stride: Int, channels: Int,
+                 tile: UnsafeMutablePointer<Float>,
+                 _ store: (_ tile: UnsafePointer<Float>, _ column: Int, _ columnCount: Int, _ channel: Int,
+                           _ channelCount: Int) -> Void) {
+    guard columns > 0 else { return }
+    var group = 0
+    while group < channels {
+        let wide = stride - group >= directTileChannels
+        let width = wide ? directTileChannels : 8
+        var t = 0
+        while t < columns {
+            @inline(__always) func base(_ j: Int) -> Int { Int(bases[min(t + j, columns - 1)]) }
+            directTile(x, base(0), base(1), base(2), base(3), base(4), base(5), offsets: offsets, count: count,
+                       v + group, stride: stride, wide: wide, tile: tile)
+            store(tile, t, min(directTileWidth, columns - t), group, min(width, channels - group))
+            t += directTileWidth
+        }
+        group += width
+    }
+}
+
+// MARK: - Passes
+
+/// Fills `table` with the offsets of the taps (c, ky, kx) in `planes`: c·channelStride + ky·pitch + kx.
+/// - table: [channels·KH·KW]
+@inline(__always)
+func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernel: Pair) {
+    var i = 0
+    for c in 0..<p.channels {
+        for ky in 0..<kernel.h {
+            for kx in 0..<kernel.w {
+                table[i] = Int32(c * p.channelStride + ky * p.pitch + kx)
+                i += 1
+            }
+        }
+    }
+}
+
+/// Fills `table` with the offsets of output pixels (image, oy, ox) of `images` images in
+/// `planes`: image·imageStride + oy·pitch + ox (stride 1: the window's top-left input).
+/// - table: [images·outHeight·outWidth]
+@inline(__always)
+func directPixelTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, images: Int,
+                      outHeight: Int, outWidth: Int) {
+    var i = 0
+    for image in 0..<images {
+        for oy in 0..<outHeight {
+            let row = image * p.imageStride + oy * p.pitch
+            for ox in 0..<outWidth {
+                table[i] = Int32(row + ox)
+                i += 1
+            }
+        }
+    }
+}
+
+/// The lane's source planes: a zero-bordered copy of images [first, first + count) of a
+/// [channels, batch, H, W] tensor in `scratch`, or the tensor itself when there is no padding.
+@inline(__always)
+func directSource(_ tensor: UnsafePointer<Float>, planes p: DirectPlanes, batch: Int, first: Int, count: Int,
+                  scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, DirectPlanes) {
+    let plane = p.height * p.width
+    if p.copyCount == 0 {
+        // In place: channel stride batch·H·W, starting at the first image.
+        let inPlace = DirectPlanes(channels: p.channels, images: batch, height: p.height, width: p.width,
+                                   pad: Pair(0, 0))
+        return (tensor + first * plane, inPlace)
+    }
+    let (pitch, top, left) = (p.pitch, p.pad.h, p.pad.w)
+    for c in 0..<p.channels {
+        for image in 0..<count {
+            let to = scratch + c * p.channelStride + image * p.imageStride
+            let from = tensor + (c * batch + first + image) * plane
+            laneZero(to, count: top * pitch)
+            for y in 0..<p.height {
+                let row = to + (top + y) * pitch
+                laneZero(row, count: left)
+                laneCopy(from + y * p.width, row + left, count: p.width)
+                laneZero(row + left + p.width, count: pitch - left - p.width)
+            }
+            laneZero(to + (top + p.height) * pitch, count: (p.rows - top - p.height) * pitch)
+        }
+    }
+    return (UnsafePointer(scratch), p)
+}
+
+@inline(__always)
+func int32Table(_ scratch: UnsafeMutablePointer<Float>, at offset: Int) -> UnsafeMutablePointer<Int32> {
+    UnsafeMutableRawPointer(scratch + offset).assumingMemoryBound(to: Int32.self)
+}
+
+/// A stride-1 convolution of a lane's images with rearranged weights, by `directTile`: the
+/// forward pass, and (with dY and the flipped kernel) the input gradient.
+/// - source: [channels, batch, H, W] (forward: the input; input gradient: dY)
+/// - weights: [taps, vectorChannels] from `directTransformWeights`
+/// - bias: [outputChannels] or nil
+/// - output: [outputChannels, batch, OH, OW], overwritten for images [first, first + count)
+/// - scratch: [layout.count]
+@inline(__always)
+func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                    output: UnsafeMutablePointer<Float>, outputChannels: Int, outHeight: Int, outWidth: Int,
+                    kernel: Pair, layout l: DirectLayout, scratch: UnsafeMutablePointer<Float>, batch: Int,
+                    first: Int, count: Int) {
+    guard count > 0 else { return }
+    let (source, planes) = directSource(tensor, planes: l.planes, batch: batch, first: first, count: count,
+                                        scratch: scratch)
+    let taps = int32Table(scratch, at: l.tapsOffset)
+    let pixels = int32Table(scratch, at: l.pixelsOffset)
+    directTapTable(taps, planes: planes, kernel: kernel)
+    directPixelTable(pixels, planes: planes, images: count, outHeight: outHeight, outWidth: outWidth)
+    let spatial = outHeight * outWidth
+    let channelStride = batch * spatial
+    let out = output + first * spatial
+    directTiles(source, bases: pixels, columns: count * spatial, offsets: taps, count: l.taps, weights,
+                stride: l.vectorChannels, channels: outputChannels, tile: scratch + l.tileOffset) {
+        tile, column, columns, channel, channelCount in
+        for lane in 0..<channelCount {
+            let shift = bias?[channel + lane] ?? 0
+            let row = out + (channel + lane) * channelStride + column
+            for j in 0..<columns { row[j] = tile[j * directTileChannels + lane] + shift }
+        }
+    }
+}
+
+/// Convolution forward by the direct kernels for the images in `images` (one lane's share).
+/// - input: [C, batch, H, W]
+/// - transformedWeight: [directTransformedWeightCount(geometry: g, flipped: false)]
+/// - bias: [OC] or nil
+/// - output: [OC, batch, OH, OW], overwritten for `images`
+/// - scratch: [directForwardScratchCount(geometry: g, images: images.count)] or more
+@inline(never)
+public func conv2dDirectForward(input: UnsafePointer<Float>, transformedWeight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
+                                images: Range<Int>) {
+    precondition(directConvolutionApplies(g), "the direct kernels take stride-1 convolutions")
+    let layout = DirectLayout(forward: g, images: images.count, transposed: false)
+    directConvolve(source: input, weights: transformedWeight, bias: bias, output: output,
+                   outputChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, kernel: g.kernel,
+                   layout: layout, scratch: scratch, batch: batch, first: images.lowerBound, count: images.count)
+}
+
+/// Convolution input gradient by the direct kernels for the images in `images` (one lane's
+/// share): the stride-1 convolution of dY, padded by k − 1 − p, with the flipped kernel.
+/// - outputGradient: [OC, batch, OH, OW]
+/// - transformedFlippedWeight: [directTransformedWeightCount(geometry: g, flipped: true)]
+/// - inputGradient: [C, batch, H, W], overwritten for `images`
+/// - scratch: [directBackwardScratchCount(geometry: g, images: images.count, inputGradient: true)] or more
+@inline(never)
+public func conv2dDirectInputGradient(outputGradient: UnsafePointer<Float>,
+                                      transformedFlippedWeight: UnsafePointer<Float>,
+                                      inputGradient: UnsafeMutablePointer<Float>,
+                                      scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
+                                      images: Range<Int>) {
+    precondition(directConvolutionApplies(g), "the direct kernels take stride-1 convolutions")
+    let layout = DirectLayout(inputGradient: g, images: images.count)
+    directConvolve(source: outputGradient, weights: transformedFlippedWeight, bias: nil, output: inputGradient,
+                   outputChannels: g.inChannels, outHeight: g.inHeight, outWidth: g.inWidth, kernel: g.kernel,
+                   layout: layout, scratch: scratch, batch: batch, first: images.lowerBound, count: images.count)
+}
+
+/// Convolution weight gradient by the direct kernels over the images in `images` (one lane's
+/// share): dW[oc, tap] = Σ_pixels dY[oc, pixel] · x[tap at pixel], overwritten (zero for no images).
+/// - input: [C, batch, H, W] (the forward input)
+/// - outputGradient: [OC, batch, OH, OW]
+/// - weightGradient: [OC, C·KH·KW]
+/// - scratch: [directBackwardScratchCount(geometry: g, images: images.count, inputGradient: false)] or more
+@inline(never)
+public func conv2dDirectWeightGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                       weightGradient: UnsafeMutablePointer<Float>,
+                                       scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
+                                       images: Range<Int>) {
+    precondition(directConvolutionApplies(g), "the direct kernels take stride-1 convolutions")
+    let count = images.count
+    guard count > 0 else {
+        weightGradient.update(repeating: 0, count: g.weightCount)
+        return
+    }
+    let l = DirectLayout(forward: g, images: count, transposed: true)
+    let (source, planes) = directSource(input, planes: l.planes, batch: batch, first: images.lowerBound,
+                                        count: count, scratch: scratch)
+    let taps = int32Table(scratch, at: l.tapsOffset)
+    let pixels = int32Table(scratch, at: l.pixelsOffset)
+    directTapTable(taps, planes: planes, kernel: g.kernel)
+    directPixelTable(pixels, planes: planes, images: count, outHeight: g.outHeight, outWidth: g.outWidth)
+    // dYᵀ: [pixels, OCp], the padding channels zero.
+    let ocp = l.vectorChannels
+    let transposed = scratch + l.transposedOffset
+    let run = batch * g.outSpatial
+    let from = outputGradient + images.lowerBound * g.outSpatial
+    directTranspose(from, rowStride: run, rows: g.outChannels, columns: l.pixels, to: transposed, toStride: ocp)
+    let columnRows = g.columnRows
+    directTiles(source, bases: taps, columns: l.taps, offsets: pixels, count: l.pixels, transposed, stride: ocp,
+                channels: g.outChannels, tile: scratch + l.tileOffset) { tile, column, columns, channel, channelCount in
+        for lane in 0..<channelCount {
+            let row = weightGradient + (channel + lane) * columnRows + column
+            for j in 0..<columns { row[j] = tile[j * directTileChannels + lane] }
+        }
+    }
+}
+
+/// to[column·toStride + row] = from[row·rowStride + column], and zero in rows [rows, toStride):
+/// eight rows at a time, so each destination row is written as whole vectors.
+/// - from: [rows, rowStride]; to: [columns, toStride], toStride a multiple of 8
+@inline(__always)
+func directTranspose(_ from: UnsafePointer<Float>, rowStride: Int, rows: Int, columns: Int,
+                     to: UnsafeMutablePointer<Float>, toStride: Int) {
+    var r0 = 0
+    while r0 < toStride {
+        let lanes = max(0, min(8, rows - r0))
+        if lanes == 8 {
+            let (p0, p1, p2, p3) = (from + r0 * rowStride, from + (r0 + 1) * rowStride,
+                                    from + (r0 + 2) * rowStride, from + (r0 + 3) * rowStride)
+            let (p4, p5, p6, p7) = (from + (r0 + 4) * rowStride, from + (r0 + 5) * rowStride,
+                                    from + (r0 + 6) * rowStride, from + (r0 + 7) * rowStride)
+            for c in 0..<columns {
+                storeLanes(Lanes(p0[c], p1[c], p2[c], p3[c], p4[c], p5[c], p6[c], p7[c]), to + c * toStride + r0)
+            }
+        } else {
+            for c in 0..<columns {
+                var v = Lanes()
+                for lane in 0..<lanes { v[lane] = from[(r0 + lane) * rowStride + c] }
+                storeLanes(v, to + c * toStride + r0)
+            }
+        }
+        r0 += 8
+    }
+}
