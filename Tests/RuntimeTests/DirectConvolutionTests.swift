@@ -153,7 +153,8 @@ final class DirectConvolutionTests: XCTestCase {
         }
     }
 
-    /// The rearranged weights: forward [tap, OCp] and flipped [(oc, ky, kx), Cp], padding zero.
+    /// The rearranged weights, rows in (ky, channel, kx) order: forward [tap, OCp] and flipped
+    /// [(ky, oc, kx), Cp], padding zero.
     func testWeightRearrangement() {
         let t = Self.conv(c: 2, oc: 3, h: 4, w: 4, k: Pair(2, 3), pad: Pair(square: 0), batch: 1)
         let g = t.geometry
@@ -161,12 +162,13 @@ final class DirectConvolutionTests: XCTestCase {
         var forward = [Float](repeating: .nan, count: directTransformedWeightCount(geometry: g, flipped: false))
         directTransformWeights(weight: weight, transformed: &forward, geometry: g, flipped: false, rows: 0..<12)
         XCTAssertEqual(Array(forward[0..<8]), [0, 12, 24, 0, 0, 0, 0, 0])
-        XCTAssertEqual(Array(forward[8 * 7..<8 * 8]), [7, 19, 31, 0, 0, 0, 0, 0])   // tap (c 1, ky 0, kx 1)
+        // Row 4 is (ky 0, c 1, kx 1): W[oc, 1, 0, 1] = 7, 19, 31.
+        XCTAssertEqual(Array(forward[8 * 4..<8 * 5]), [7, 19, 31, 0, 0, 0, 0, 0])
         var flipped = [Float](repeating: .nan, count: directTransformedWeightCount(geometry: g, flipped: true))
         directTransformWeights(weight: weight, transformed: &flipped, geometry: g, flipped: true, rows: 0..<18)
-        // Row (oc 0, ky 0, kx 0) holds W[0, c, 1, 2]: 5 and 11.
+        // Row (ky 0, oc 0, kx 0) holds W[0, c, 1, 2]: 5 and 11.
         XCTAssertEqual(Array(flipped[0..<8]), [5, 11, 0, 0, 0, 0, 0, 0])
-        // Row (oc 2, ky 1, kx 2) holds W[2, c, 0, 0]: 24 and 30.
+        // Row 17, (ky 1, oc 2, kx 2), holds W[2, c, 0, 0]: 24 and 30.
         XCTAssertEqual(Array(flipped[8 * 17..<8 * 18]), [24, 30, 0, 0, 0, 0, 0, 0])
     }
 }

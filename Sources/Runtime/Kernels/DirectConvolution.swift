@@ -52,15 +52,16 @@ struct DirectLayout {
     var taps: Int
     /// Output pixels (image, oy, ox) of the lane's images.
     var pixels: Int
-    /// Channels of the vectors (the weight rows' or dY rows' length), rounded up to 8.
+    /// Channels of the vectors (the weights' or dY's), rounded up to 8.
     var vectorChannels: Int
-    /// The weight-gradient pass also keeps dY transposed, [pixels, vectorChannels].
+    /// The weight-gradient pass also keeps dY transposed, [pixels, vectorChannels] (`DirectGroups`).
     var transposed: Bool
 
-    /// [copy | taps (Int32) | pixels (Int32) | tile 6×16 | dYᵀ]
+    /// [copy | taps (Int32) | pixels (Int32) | pixels' kernel rows (Int32) | tile 6×16 | dYᵀ]
     var tapsOffset: Int { planes.copyCount }
     var pixelsOffset: Int { tapsOffset + taps }
-    var tileOffset: Int { pixelsOffset + pixels }
+    var rowsOffset: Int { pixelsOffset + pixels }
+    var tileOffset: Int { rowsOffset + pixels }
     var transposedOffset: Int { tileOffset + directTileWidth * directTileChannels }
     var count: Int { transposedOffset + (transposed ? pixels * vectorChannels : 0) }
 
@@ -112,31 +113,64 @@ public func directTransformedWeightRows(geometry g: Conv2DGeometry, flipped: Boo
     flipped ? g.outChannels * g.kernel.h * g.kernel.w : g.columnRows
 }
 
-/// Rearranges the weights for the direct kernels, rows `rows` of them.
+/// Rearranges the weights for the direct kernels, rows `rows` of them, channel-group-major
+/// (`DirectGroups`), the rows in the convolution's tap order (`DirectTapOrder.rowMajor`).
 /// - weight: [OC, C, KH, KW]
-/// - transformed: forward [C·KH·KW, OCp] (row (c, ky, kx), column oc); flipped [OC·KH·KW, Cp]
-///   (row (oc, ky, kx), column c, holding W[oc, c, KH − 1 − ky, KW − 1 − kx]); padding columns 0
+/// - transformed: forward [KH·C·KW, OCp] (row (ky, c, kx), column oc); flipped [KH·OC·KW, Cp]
+///   (row (ky, oc, kx), column c, holding W[oc, c, KH − 1 − ky, KW − 1 − kx]); padding columns 0
 public func directTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                                    geometry g: Conv2DGeometry, flipped: Bool, rows: Range<Int>) {
     let (kh, kw) = (g.kernel.h, g.kernel.w)
     let window = kh * kw
     let taps = g.columnRows
-    if flipped {
-        let cp = roundUpToLanes(g.inChannels)
-        for row in rows {
-            let (oc, tap) = row.quotientAndRemainder(dividingBy: window)
-            let (ky, kx) = tap.quotientAndRemainder(dividingBy: kw)
-            let source = weight + oc * taps + (kh - 1 - ky) * kw + (kw - 1 - kx)
-            let to = transformed + row * cp
-            for c in 0..<g.inChannels { to[c] = source[c * window] }
-            for c in g.inChannels..<cp { to[c] = 0 }
+    let groups = DirectGroups(channels: flipped ? g.inChannels : g.outChannels,
+                              rows: directTransformedWeightRows(geometry: g, flipped: flipped))
+    for row in rows {
+        let source: UnsafePointer<Float>
+        let columnStep: Int
+        let (ky, rest) = row.quotientAndRemainder(dividingBy: (flipped ? g.outChannels : g.inChannels) * kw)
+        let (channel, kx) = rest.quotientAndRemainder(dividingBy: kw)
+        if flipped {
+            source = weight + channel * taps + (kh - 1 - ky) * kw + (kw - 1 - kx)
+            columnStep = window
+        } else {
+            source = weight + (channel * kh + ky) * kw + kx
+            columnStep = taps
         }
-    } else {
-        let ocp = roundUpToLanes(g.outChannels)
-        for row in rows {
-            let to = transformed + row * ocp
-            for oc in 0..<g.outChannels { to[oc] = weight[oc * taps + row] }
-            for oc in g.outChannels..<ocp { to[oc] = 0 }
+        groups.forEachGroup { first, width in
+            let to = transformed + groups.offset(ofGroup: first) + row * width
+            for lane in 0..<width {
+                let column = first + lane
+                to[lane] = column < groups.channels ? source[column * columnStep] : 0
+            }
+        }
+    }
+}
+
+/// A [rows, channels] matrix stored channel-group-major: groups of 16 channels, the last of 8
+/// when only 8 (or fewer) remain, each group a contiguous [rows, width] block, channels past
+/// `channels` zero. The micro-kernel's pass over one group then reads one sequential stream.
+struct DirectGroups {
+    var channels: Int
+    var rows: Int
+
+    var paddedChannels: Int { roundUpToLanes(channels) }
+
+    /// Width of the group that starts at channel `first`.
+    @inline(__always)
+    func width(ofGroup first: Int) -> Int { paddedChannels - first >= directTileChannels ? directTileChannels : 8 }
+
+    /// Offset of the group's block: the groups before it hold `first` channels of `rows` rows.
+    @inline(__always)
+    func offset(ofGroup first: Int) -> Int { first * rows }
+
+    @inline(__always)
+    func forEachGroup(_ body: (_ first: Int, _ width: Int) -> Void) {
+        var first = 0
+        while first < channels {
+            let width = width(ofGroup: first)
+            body(first, width)
+            first += width
         }
     }
 }
@@ -147,7 +181,7 @@ public func directTransformWeights(weight: UnsafePointer<Float>, transformed: Un
 /// l < 8: the one loop all three passes run.
 /// - x: the planes the offsets point into; b0…b5: each column's base offset
 /// - offsets: [count]
-/// - v: [count, stride], the first 16 (or 8) of each row
+/// - v: [count, stride], 16 (`wide`) or 8 of each row
 /// - tile: [6, 16], overwritten
 @inline(__always)
 func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3: Int, _ b4: Int, _ b5: Int,
@@ -205,45 +239,103 @@ func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3
     }
 }
 
-/// Runs `directTile` over every six columns of `columns` and every 16 (or last 8) vector
-/// channels, handing each finished tile to `store(tile, firstColumn, columnCount, firstChannel,
+/// Runs `directTile` over every six columns of `columns` and every channel group of `v`,
+/// handing each finished tile to `store(tile, firstColumn, columnCount, firstChannel,
 /// channelCount)`. The last columns repeat the final one rather than reading past the table.
+/// With `rows`, the offsets are `rowMajor` taps in kernel rows of `tapsPerRow`, and each tile
+/// runs only the kernel rows that some column of it reads inside the unpadded source (the rows
+/// that fall wholly in the zero border add nothing).
 /// - bases: [columns] Int32 base offsets into x; offsets: [count]
-/// - v: [count, stride]; `channels` ≤ stride of them are wanted
+/// - v: [count, channels] channel-group-major (`DirectGroups`)
+/// - rows: [columns] each column's first and last kernel row (`directRowTable`), or nil for all
 @inline(__always)
 func directTiles(_ x: UnsafePointer<Float>, bases: UnsafePointer<Int32>, columns: Int,
-                 offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, stride: Int, channels: Int,
-                 tile: UnsafeMutablePointer<Float>,
+                 offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, channels: Int,
+                 rows: UnsafePointer<Int32>? = nil, tapsPerRow: Int = 0, tile: UnsafeMutablePointer<Float>,
                  _ store: (_ tile: UnsafePointer<Float>, _ column: Int, _ columnCount: Int, _ channel: Int,
                            _ channelCount: Int) -> Void) {
     guard columns > 0 else { return }
-    var group = 0
-    while group < channels {
-        let wide = stride - group >= directTileChannels
-        let width = wide ? directTileChannels : 8
+    let groups = DirectGroups(channels: channels, rows: count)
+    groups.forEachGroup { first, width in
+        let block = v + groups.offset(ofGroup: first)
+        let wide = width == directTileChannels
         var t = 0
         while t < columns {
             @inline(__always) func base(_ j: Int) -> Int { Int(bases[min(t + j, columns - 1)]) }
-            directTile(x, base(0), base(1), base(2), base(3), base(4), base(5), offsets: offsets, count: count,
-                       v + group, stride: stride, wide: wide, tile: tile)
-            store(tile, t, min(directTileWidth, columns - t), group, min(width, channels - group))
+            var (firstTap, taps) = (0, count)
+            if let rows {
+                var (low, high) = (Int32.max, Int32(0))
+                for j in 0..<min(directTileWidth, columns - t) {
+                    low = min(low, rows[t + j] & 0xFFFF)
+                    high = max(high, rows[t + j] >> 16)
+                }
+                firstTap = Int(low) * tapsPerRow
+                taps = max(0, Int(high - low) + 1) * tapsPerRow
+            }
+            directTile(x, base(0), base(1), base(2), base(3), base(4), base(5), offsets: offsets + firstTap,
+                       count: taps, block + firstTap * width, stride: width, wide: wide, tile: tile)
+            store(tile, t, min(directTileWidth, columns - t), first, min(width, channels - first))
             t += directTileWidth
         }
-        group += width
+    }
+}
+
+/// Writes channel `lane` of a tile's `columns` columns to `row[0..<columns]`, plus `shift`.
+/// - tile: [6, 16]; row: [columns]
+@inline(__always)
+func directStoreColumns(_ tile: UnsafePointer<Float>, lane: Int, columns: Int, shift: Float,
+                        _ row: UnsafeMutablePointer<Float>) {
+    let t = tile + lane
+    if columns == directTileWidth {
+        row[0] = t[0] + shift; row[1] = t[16] + shift; row[2] = t[32] + shift
+        row[3] = t[48] + shift; row[4] = t[64] + shift; row[5] = t[80] + shift
+    } else {
+        for j in 0..<columns { row[j] = t[j * directTileChannels] + shift }
     }
 }
 
 // MARK: - Passes
 
-/// Fills `table` with the offsets of the taps (c, ky, kx) in `planes`: c·channelStride + ky·pitch + kx.
+/// The order of a tap table.
+enum DirectTapOrder {
+    /// (c, ky, kx): PyTorch's weight order, for the weight gradient.
+    case channelMajor
+    /// (ky, c, kx): the convolutions', so that a tile's kernel rows are one contiguous run.
+    case rowMajor
+}
+
+/// Fills `table` with the offsets of the taps (c, ky, kx) in `planes`, c·channelStride +
+/// ky·pitch + kx, in `order`.
 /// - table: [channels·KH·KW]
 @inline(__always)
-func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernel: Pair) {
-    var i = 0
+func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernel: Pair,
+                    order: DirectTapOrder) {
     for c in 0..<p.channels {
         for ky in 0..<kernel.h {
             for kx in 0..<kernel.w {
+                let i = order == .channelMajor ? (c * kernel.h + ky) * kernel.w + kx
+                                               : (ky * p.channels + c) * kernel.w + kx
                 table[i] = Int32(c * p.channelStride + ky * p.pitch + kx)
+            }
+        }
+    }
+}
+
+/// Fills `table` with each output pixel's first and last kernel row that reads inside the
+/// unpadded source (first | last << 16): for output row oy, ky ∈ [pad − oy, pad + H − 1 − oy]
+/// within [0, KH).
+/// - table: [images·outHeight·outWidth]
+@inline(__always)
+func directRowTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernelHeight: Int, images: Int,
+                    outHeight: Int, outWidth: Int) {
+    var i = 0
+    for _ in 0..<images {
+        for oy in 0..<outHeight {
+            let first = max(0, p.pad.h - oy)
+            let last = min(kernelHeight - 1, p.pad.h + p.height - 1 - oy)
+            let packed = Int32(first | last << 16)
+            for _ in 0..<outWidth {
+                table[i] = packed
                 i += 1
             }
         }
@@ -306,7 +398,7 @@ func int32Table(_ scratch: UnsafeMutablePointer<Float>, at offset: Int) -> Unsaf
 /// A stride-1 convolution of a lane's images with rearranged weights, by `directTile`: the
 /// forward pass, and (with dY and the flipped kernel) the input gradient.
 /// - source: [channels, batch, H, W] (forward: the input; input gradient: dY)
-/// - weights: [taps, vectorChannels] from `directTransformWeights`
+/// - weights: [taps, vectorChannels] from `directTransformWeights` (`DirectGroups`)
 /// - bias: [outputChannels] or nil
 /// - output: [outputChannels, batch, OH, OW], overwritten for images [first, first + count)
 /// - scratch: [layout.count]
@@ -320,18 +412,20 @@ func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<
                                         scratch: scratch)
     let taps = int32Table(scratch, at: l.tapsOffset)
     let pixels = int32Table(scratch, at: l.pixelsOffset)
-    directTapTable(taps, planes: planes, kernel: kernel)
+    let rows = int32Table(scratch, at: l.rowsOffset)
+    directTapTable(taps, planes: planes, kernel: kernel, order: .rowMajor)
     directPixelTable(pixels, planes: planes, images: count, outHeight: outHeight, outWidth: outWidth)
+    directRowTable(rows, planes: l.planes, kernelHeight: kernel.h, images: count, outHeight: outHeight,
+                   outWidth: outWidth)
     let spatial = outHeight * outWidth
     let channelStride = batch * spatial
     let out = output + first * spatial
     directTiles(source, bases: pixels, columns: count * spatial, offsets: taps, count: l.taps, weights,
-                stride: l.vectorChannels, channels: outputChannels, tile: scratch + l.tileOffset) {
-        tile, column, columns, channel, channelCount in
+                channels: outputChannels, rows: rows, tapsPerRow: l.planes.channels * kernel.w,
+                tile: scratch + l.tileOffset) { tile, column, columns, channel, channelCount in
         for lane in 0..<channelCount {
-            let shift = bias?[channel + lane] ?? 0
-            let row = out + (channel + lane) * channelStride + column
-            for j in 0..<columns { row[j] = tile[j * directTileChannels + lane] + shift }
+            directStoreColumns(tile, lane: lane, columns: columns, shift: bias?[channel + lane] ?? 0,
+                               out + (channel + lane) * channelStride + column)
         }
     }
 }
@@ -395,48 +489,53 @@ public func conv2dDirectWeightGradient(input: UnsafePointer<Float>, outputGradie
                                         count: count, scratch: scratch)
     let taps = int32Table(scratch, at: l.tapsOffset)
     let pixels = int32Table(scratch, at: l.pixelsOffset)
-    directTapTable(taps, planes: planes, kernel: g.kernel)
+    directTapTable(taps, planes: planes, kernel: g.kernel, order: .channelMajor)
     directPixelTable(pixels, planes: planes, images: count, outHeight: g.outHeight, outWidth: g.outWidth)
-    // dYᵀ: [pixels, OCp], the padding channels zero.
-    let ocp = l.vectorChannels
+    // dYᵀ: [pixels, OCp] (`DirectGroups`), the padding channels zero.
     let transposed = scratch + l.transposedOffset
     let run = batch * g.outSpatial
     let from = outputGradient + images.lowerBound * g.outSpatial
-    directTranspose(from, rowStride: run, rows: g.outChannels, columns: l.pixels, to: transposed, toStride: ocp)
+    directTranspose(from, rowStride: run, rows: g.outChannels, columns: l.pixels, to: transposed)
     let columnRows = g.columnRows
-    directTiles(source, bases: taps, columns: l.taps, offsets: pixels, count: l.pixels, transposed, stride: ocp,
+    directTiles(source, bases: taps, columns: l.taps, offsets: pixels, count: l.pixels, transposed,
                 channels: g.outChannels, tile: scratch + l.tileOffset) { tile, column, columns, channel, channelCount in
         for lane in 0..<channelCount {
-            let row = weightGradient + (channel + lane) * columnRows + column
-            for j in 0..<columns { row[j] = tile[j * directTileChannels + lane] }
+            directStoreColumns(tile, lane: lane, columns: columns, shift: 0,
+                               weightGradient + (channel + lane) * columnRows + column)
         }
     }
 }
 
-/// to[column·toStride + row] = from[row·rowStride + column], and zero in rows [rows, toStride):
-/// eight rows at a time, so each destination row is written as whole vectors.
-/// - from: [rows, rowStride]; to: [columns, toStride], toStride a multiple of 8
+/// The transpose of a [rows, columns] matrix (row stride `rowStride`) as a [columns, rows]
+/// matrix in channel-group-major form (`DirectGroups`, padding channels zero), eight rows at a time
+/// so that each destination row is written as whole vectors.
+/// - from: [rows, rowStride]; to: [columns · roundUpToLanes(rows)]
 @inline(__always)
 func directTranspose(_ from: UnsafePointer<Float>, rowStride: Int, rows: Int, columns: Int,
-                     to: UnsafeMutablePointer<Float>, toStride: Int) {
-    var r0 = 0
-    while r0 < toStride {
-        let lanes = max(0, min(8, rows - r0))
-        if lanes == 8 {
-            let (p0, p1, p2, p3) = (from + r0 * rowStride, from + (r0 + 1) * rowStride,
-                                    from + (r0 + 2) * rowStride, from + (r0 + 3) * rowStride)
-            let (p4, p5, p6, p7) = (from + (r0 + 4) * rowStride, from + (r0 + 5) * rowStride,
-                                    from + (r0 + 6) * rowStride, from + (r0 + 7) * rowStride)
-            for c in 0..<columns {
-                storeLanes(Lanes(p0[c], p1[c], p2[c], p3[c], p4[c], p5[c], p6[c], p7[c]), to + c * toStride + r0)
+                     to: UnsafeMutablePointer<Float>) {
+    let groups = DirectGroups(channels: rows, rows: columns)
+    groups.forEachGroup { first, width in
+        let block = to + groups.offset(ofGroup: first)
+        var r0 = first
+        while r0 < first + width {
+            let lanes = max(0, min(8, rows - r0))
+            let destination = block + (r0 - first)
+            if lanes == 8 {
+                let (p0, p1, p2, p3) = (from + r0 * rowStride, from + (r0 + 1) * rowStride,
+                                        from + (r0 + 2) * rowStride, from + (r0 + 3) * rowStride)
+                let (p4, p5, p6, p7) = (from + (r0 + 4) * rowStride, from + (r0 + 5) * rowStride,
+                                        from + (r0 + 6) * rowStride, from + (r0 + 7) * rowStride)
+                for c in 0..<columns {
+                    storeLanes(Lanes(p0[c], p1[c], p2[c], p3[c], p4[c], p5[c], p6[c], p7[c]), destination + c * width)
+                }
+            } else {
+                for c in 0..<columns {
+                    var v = Lanes()
+                    for lane in 0..<lanes { v[lane] = from[(r0 + lane) * rowStride + c] }
+                    storeLanes(v, destination + c * width)
+                }
             }
-        } else {
-            for c in 0..<columns {
-                var v = Lanes()
-                for lane in 0..<lanes { v[lane] = from[(r0 + lane) * rowStride + c] }
-                storeLanes(v, to + c * toStride + r0)
-            }
+            r0 += 8
         }
-        r0 += 8
     }
 }

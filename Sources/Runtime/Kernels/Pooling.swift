@@ -84,12 +84,18 @@ private func maxPool2x2Forward(input: UnsafePointer<Float>, output: UnsafeMutabl
                 }
                 ox += 8
             }
+            // The rest one window at a time, by selects rather than branches (as above).
             while ox < ow {
                 let x = 2 * ox
                 var best = top[x], at = first + x
-                if top[x + 1] > best { best = top[x + 1]; at = first + x + 1 }
-                if bottom[x] > best { best = bottom[x]; at = first + w + x }
-                if bottom[x + 1] > best { best = bottom[x + 1]; at = first + w + x + 1 }
+                @inline(__always) func challenge(_ value: Float, _ position: Int) {
+                    let wins = value > best
+                    best = wins ? value : best
+                    at = wins ? position : at
+                }
+                challenge(top[x + 1], first + x + 1)
+                challenge(bottom[x], first + w + x)
+                challenge(bottom[x + 1], first + w + x + 1)
                 out[ox] = best
                 index?[ox] = Int32(truncatingIfNeeded: at)
                 ox += 1
