@@ -1,8 +1,9 @@
 import XCTest
 @testable import Runtime
 
-/// Convs choose their algorithm at plan time: Winograd for 3×3 stride-1 convs with ≥ 8 channels in
-/// and out (forward, input gradient and weight gradient), im2col otherwise.
+/// Convs choose their algorithm at plan time (`convolutionAlgorithm`): Winograd for 3×3 stride-1
+/// convs with ≥ 8 channels in and out, the direct kernels for the other stride-1 convs, im2col for
+/// strided ones; each for all three passes.
 final class ConvolutionAlgorithmTests: XCTestCase {
     /// Conv 8→8 (Winograd), BN, ReLU, conv 8→12 stride 2 (im2col), conv 12→8 pad 0 (Winograd), linear.
     static let kinds: [LayerKind] = [
@@ -14,6 +15,35 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 3))),
         .linear(LinearSpec(outFeatures: 10)),
     ]
+
+    /// Conv 1→6 5×5 pad 2 (direct, no dX), ReLU, conv 6→20 3×3 (direct: fewer than 8 channels in),
+    /// conv 20→9 stride 2 (im2col), conv 9→17 2×4 pad (1, 2) (direct, both tile widths), linear.
+    static let directKinds: [LayerKind] = [
+        .conv2d(Conv2DSpec(outChannels: 6, kernel: Pair(square: 5), padding: Pair(square: 2))),
+        .relu,
+        .conv2d(Conv2DSpec(outChannels: 20, kernel: Pair(square: 3))),
+        .conv2d(Conv2DSpec(outChannels: 9, kernel: Pair(square: 3), stride: Pair(square: 2), padding: Pair(square: 1))),
+        .conv2d(Conv2DSpec(outChannels: 17, kernel: Pair(2, 4), padding: Pair(1, 2), bias: false)),
+        .linear(LinearSpec(outFeatures: 10)),
+    ]
+
+    func testPlanRequestsDirectScratchForOtherStrideOneConvs() {
+        let graph = NetworkTests.compile([1, 13, 11], Self.directKinds)
+        let plan = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 5, lanes: 2)
+        for k in [0, 2, 4] {
+            XCTAssertNotNil(plan.steps[k].scratch[.directWeights], "step \(k)")
+            XCTAssertNotNil(plan.steps[k].scratch[.directColumns], "step \(k)")
+            XCTAssertNotNil(plan.steps[k].scratch[.directBackwardColumns], "step \(k)")
+            XCTAssertNil(plan.steps[k].scratch[.columns], "step \(k)")
+            XCTAssertNil(plan.steps[k].scratch[.backwardColumns], "step \(k)")
+        }
+        XCTAssertNil(plan.steps[0].scratch[.directFlippedWeights], "the first conv computes no dX")
+        XCTAssertNotNil(plan.steps[2].scratch[.directFlippedWeights])
+        XCTAssertNotNil(plan.steps[3].scratch[.columns], "stride 2 stays im2col")
+        XCTAssertNil(plan.steps[3].scratch[.directColumns])
+        let evaluation = BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: 5, lanes: 2)
+        XCTAssertNil(evaluation.steps[2].scratch[.directBackwardColumns], "no backward scratch in evaluation")
+    }
 
     func testPlanRequestsWinogradScratchForEligibleConvsOnly() {
         let graph = NetworkTests.compile([8, 11, 9], Self.kinds)
@@ -35,9 +65,9 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertTrue(im2col.steps.allSatisfy { $0.scratch[.winogradColumns] == nil })
     }
 
-    private func outcome(_ graph: Graph, lanes: Int, winograd: Bool) -> (losses: [Double], gradients: [[Float]], scores: [Float]) {
+    private func outcome(_ graph: Graph, lanes: Int, runtime: Bool) -> (losses: [Double], gradients: [[Float]], scores: [Float]) {
         func plan(_ mode: PlanMode) -> BufferPlan {
-            winograd ? BufferPlan(runtimeFor: graph, mode: mode, batchSize: 5, lanes: lanes)
+            runtime ? BufferPlan(runtimeFor: graph, mode: mode, batchSize: 5, lanes: lanes)
                 : BufferPlan(graph: graph, mode: mode, batchSize: 5, lanes: lanes)
         }
         let net = Network(graph: graph, trainingPlan: plan(.training), evaluationPlan: plan(.evaluation),
@@ -50,21 +80,30 @@ final class ConvolutionAlgorithmTests: XCTestCase {
                 Array(UnsafeBufferPointer(start: net.lastEvaluationOutput!, count: 50)))
     }
 
-    /// Winograd against im2col through the whole network (partial batch, odd sizes, a stride-2
-    /// conv that stays im2col), at 1 and 3 lanes; and byte-identical for a fixed lane count. (Scores
-    /// after an Adam step are compared only between identical runs: Adam turns the sign of a
-    /// gradient that is zero up to rounding into a full step.)
-    func testWinogradNetworkMatchesIm2colNetwork() {
-        let graph = NetworkTests.compile([8, 11, 9], Self.kinds)
+    /// The runtime's algorithms against im2col everywhere through the whole network (partial
+    /// batch, odd sizes, a stride-2 conv that stays im2col), at 1 and 3 lanes; and byte-identical
+    /// for a fixed lane count. (Scores after an Adam step are compared only between identical
+    /// runs: Adam turns the sign of a gradient that is zero up to rounding into a full step.)
+    func checkAgainstIm2col(_ graph: Graph, file: StaticString = #filePath, line: UInt = #line) {
         for lanes in [1, 3] {
-            let w = outcome(graph, lanes: lanes, winograd: true)
-            let i = outcome(graph, lanes: lanes, winograd: false)
-            for (a, b) in zip(w.losses, i.losses) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
-            for (a, b) in zip(w.gradients, i.gradients) { assertClose(a, b, rtol: 2e-3, atol: 2e-5) }
-            let again = outcome(graph, lanes: lanes, winograd: true)
-            XCTAssertEqual(again.losses, w.losses)
-            XCTAssertEqual(again.gradients, w.gradients)
-            XCTAssertEqual(again.scores, w.scores)
+            let w = outcome(graph, lanes: lanes, runtime: true)
+            let i = outcome(graph, lanes: lanes, runtime: false)
+            for (a, b) in zip(w.losses, i.losses) {
+                XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), file: file, line: line)
+            }
+            for (a, b) in zip(w.gradients, i.gradients) { assertClose(a, b, rtol: 2e-3, atol: 2e-5, file: file, line: line) }
+            let again = outcome(graph, lanes: lanes, runtime: true)
+            XCTAssertEqual(again.losses, w.losses, file: file, line: line)
+            XCTAssertEqual(again.gradients, w.gradients, file: file, line: line)
+            XCTAssertEqual(again.scores, w.scores, file: file, line: line)
         }
+    }
+
+    func testWinogradNetworkMatchesIm2colNetwork() {
+        checkAgainstIm2col(NetworkTests.compile([8, 11, 9], Self.kinds))
+    }
+
+    func testDirectNetworkMatchesIm2colNetwork() {
+        checkAgainstIm2col(NetworkTests.compile([1, 13, 11], Self.directKinds))
     }
 }

@@ -18,8 +18,10 @@ final class SweepResumeTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: scratch)
     }
 
-    /// Two runs of two epochs, 32 steps each (1,000 images at batch 32).
-    static let settings = ["--dropout", "0,0.5", "--epochs", "2", "--limit", "1000", "--val", "200", "--batch-size", "32",
+    /// Two runs of two epochs, 94 steps each (3,200 images less 200 held out, at batch 32): an
+    /// epoch long enough (about 0.2 s on one thread) that a signal 0.1 s after the first
+    /// checkpoint lands inside epoch 2's training, not after it.
+    static let settings = ["--dropout", "0,0.5", "--epochs", "2", "--limit", "3200", "--val", "200", "--batch-size", "32",
                            "--threads", "1"]
     static let runs = ["0-dropout0", "1-dropout0.5"]
     /// Fields that measure time (`timingFields` in RunFiles.swift, and run.json's `seconds`).
