@@ -6,7 +6,8 @@ import Spec
 /// The direct kernels (Kernels/DirectConvolution.swift) against the convolution in Double
 /// (`ConvolutionTests.referenceForward` / `referenceBackward`): forward, input gradient and weight
 /// gradient, on shapes that exercise both tile widths (16 and 8 channels), padded and unpadded
-/// sources, pixel and tap counts that leave a partial last tile, partial and empty shares.
+/// sources, pixel and tap counts that leave a partial last tile, partial and empty shares, and the
+/// one-channel row kernel's partial rows and channel blocks.
 final class DirectConvolutionTests: XCTestCase {
     typealias Case = ConvolutionTests.Case
 
@@ -23,6 +24,8 @@ final class DirectConvolutionTests: XCTestCase {
         conv(c: 2, oc: 9, h: 5, w: 7, k: Pair(3, 2), pad: Pair(1, 0), batch: 4),
         conv(c: 5, oc: 3, h: 4, w: 6, k: Pair(2, 4), pad: Pair(0, 2), batch: 2, bias: false),
         conv(c: 1, oc: 32, h: 12, w: 12, k: Pair(square: 3), pad: Pair(square: 1), batch: 2),    // mnist's first
+        conv(c: 1, oc: 7, h: 20, w: 19, k: Pair(3, 5), pad: Pair(1, 2), batch: 3),               // rows of 16 + 3
+        conv(c: 1, oc: 13, h: 9, w: 36, k: Pair(2, 2), pad: Pair(square: 0), batch: 2, bias: false),  // 16 + 16 + 3
     ]
 
     /// |error| / Σ|terms|: plain float32 sums in a fixed order (as im2col's GEMM), so the bound is
@@ -38,8 +41,8 @@ final class DirectConvolutionTests: XCTestCase {
         var out = [Float](repeating: .nan, count: t.oc * t.batch * g.outSpatial)
         withGuardedScratch(directForwardScratchCount(geometry: g, images: images.count)) { s in
             out.withUnsafeMutableBufferPointer { o in
-                conv2dDirectForward(input: x, transformedWeight: rearranged, bias: bias, output: o.baseAddress!,
-                                    scratch: s, geometry: g, batch: t.batch, images: images)
+                conv2dDirectForward(input: x, weight: weight, transformedWeight: rearranged, bias: bias,
+                                    output: o.baseAddress!, scratch: s, geometry: g, batch: t.batch, images: images)
             }
         }
         return out

@@ -142,8 +142,8 @@ public func directBenchmark(geometry g: Conv2DGeometry, batch: Int, repetitions:
     return bench.timing(kernels: "direct", forward: { b in
         directTransformWeights(weight: b.weight, transformed: &rearranged, geometry: g, flipped: false,
                                rows: 0..<directTransformedWeightRows(geometry: g, flipped: false))
-        conv2dDirectForward(input: b.x, transformedWeight: rearranged, bias: b.bias, output: &b.y, scratch: &scratch,
-                            geometry: g, batch: batch, images: images)
+        conv2dDirectForward(input: b.x, weight: b.weight, transformedWeight: rearranged, bias: b.bias, output: &b.y,
+                            scratch: &scratch, geometry: g, batch: batch, images: images)
     }, inputGradient: { b in
         directTransformWeights(weight: b.weight, transformed: &rearranged, geometry: g, flipped: true,
                                rows: 0..<directTransformedWeightRows(geometry: g, flipped: true))

@@ -92,7 +92,8 @@ func roundUpToLanes(_ n: Int) -> Int { (n + 7) / 8 * 8 }
 
 /// Floats of one lane's forward scratch for up to `images` images.
 public func directForwardScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
-    DirectLayout(forward: g, images: images, transposed: false).count
+    directRowKernelApplies(g) ? directRowScratchCount(geometry: g, images: images)
+                              : DirectLayout(forward: g, images: images, transposed: false).count
 }
 
 /// Floats of one lane's backward scratch: the weight gradient's, and the input gradient's when it
@@ -430,18 +431,25 @@ func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<
     }
 }
 
-/// Convolution forward by the direct kernels for the images in `images` (one lane's share).
+/// Convolution forward by the direct kernels for the images in `images` (one lane's share): by
+/// output rows for one input channel (`directRowKernelApplies`), else by channel vectors.
 /// - input: [C, batch, H, W]
-/// - transformedWeight: [directTransformedWeightCount(geometry: g, flipped: false)]
+/// - weight: [OC, C, KH, KW] (the row kernel reads it as it is)
+/// - transformedWeight: [directTransformedWeightCount(geometry: g, flipped: false)] (the others)
 /// - bias: [OC] or nil
 /// - output: [OC, batch, OH, OW], overwritten for `images`
 /// - scratch: [directForwardScratchCount(geometry: g, images: images.count)] or more
 @inline(never)
-public func conv2dDirectForward(input: UnsafePointer<Float>, transformedWeight: UnsafePointer<Float>,
-                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                                scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
-                                images: Range<Int>) {
+public func conv2dDirectForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                transformedWeight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                geometry g: Conv2DGeometry, batch: Int, images: Range<Int>) {
     precondition(directConvolutionApplies(g), "the direct kernels take stride-1 convolutions")
+    if directRowKernelApplies(g) {
+        directRowForward(input: input, weight: weight, bias: bias, output: output, scratch: scratch, geometry: g,
+                         batch: batch, first: images.lowerBound, count: images.count)
+        return
+    }
     let layout = DirectLayout(forward: g, images: images.count, transposed: false)
     directConvolve(source: input, weights: transformedWeight, bias: bias, output: output,
                    outputChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, kernel: g.kernel,
@@ -504,6 +512,125 @@ public func conv2dDirectWeightGradient(input: UnsafePointer<Float>, outputGradie
                                weightGradient + (channel + lane) * columnRows + column)
         }
     }
+}
+
+// MARK: - One input channel: output rows as vectors
+
+/// A first layer (one input channel) has too few taps (KH·KW) for channel vectors to pay for their
+/// transposed stores; its forward pass runs with pixels in the vectors instead: 16 output columns
+/// of one row × 6 output channels per tile, the taps' weights broadcast.
+func directRowKernelApplies(_ g: Conv2DGeometry) -> Bool {
+    directConvolutionApplies(g) && g.inChannels == 1
+}
+
+/// Floats of the row kernel's scratch: the zero-bordered copy of the images and 16 floats of
+/// slack, since a tile's last vector may read past the end of a padded row.
+func directRowScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
+    images * (g.inHeight + 2 * g.padding.h) * (g.inWidth + 2 * g.padding.w) + 16
+}
+
+/// Forward of a one-channel stride-1 conv for images [first, first + count).
+/// - input: [1, batch, H, W]
+/// - weight: [OC, 1, KH, KW]
+/// - bias: [OC] or nil
+/// - output: [OC, batch, OH, OW], overwritten for those images
+/// - scratch: [directRowScratchCount(geometry: g, images: count)]
+@inline(__always)
+func directRowForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                      output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                      geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
+    guard count > 0 else { return }
+    let planes = DirectPlanes(channels: 1, images: count, height: g.inHeight, width: g.inWidth, pad: g.padding)
+    // Always a copy (even without padding): the slack after it keeps the last reads in bounds.
+    let plane = g.inHeight * g.inWidth
+    for image in 0..<count {
+        let to = scratch + image * planes.imageStride
+        let from = input + (first + image) * plane
+        for y in 0..<planes.rows {
+            let row = to + y * planes.pitch
+            let inside = y - g.padding.h
+            if inside < 0 || inside >= g.inHeight {
+                laneZero(row, count: planes.pitch)
+            } else {
+                laneZero(row, count: g.padding.w)
+                laneCopy(from + inside * g.inWidth, row + g.padding.w, count: g.inWidth)
+                laneZero(row + g.padding.w + g.inWidth, count: planes.pitch - g.padding.w - g.inWidth)
+            }
+        }
+    }
+    laneZero(scratch + count * planes.imageStride, count: 16)
+    let (kh, kw, oc) = (g.kernel.h, g.kernel.w, g.outChannels)
+    let (oh, ow) = (g.outHeight, g.outWidth)
+    let taps = kh * kw
+    let spatial = oh * ow
+    let channelStride = batch * spatial
+    for image in 0..<count {
+        let source = scratch + image * planes.imageStride
+        let out = output + (first + image) * spatial
+        for oy in 0..<oh {
+            var x0 = 0
+            while x0 < ow {
+                let columns = min(16, ow - x0)
+                var o0 = 0
+                while o0 < oc {
+                    // Six output channels (the last repeated past OC), 16 columns.
+                    @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { weight + min(o0 + r, oc - 1) * taps }
+                    let (w0, w1, w2, w3, w4, w5) = (row(0), row(1), row(2), row(3), row(4), row(5))
+                    var (a00, a01, a10, a11) = (Lanes(), Lanes(), Lanes(), Lanes())
+                    var (a20, a21, a30, a31) = (Lanes(), Lanes(), Lanes(), Lanes())
+                    var (a40, a41, a50, a51) = (Lanes(), Lanes(), Lanes(), Lanes())
+                    for ky in 0..<kh {
+                        let line = source + (oy + ky) * planes.pitch + x0
+                        for kx in 0..<kw {
+                            let t = ky * kw + kx
+                            let v0 = loadLanes(line + kx), v1 = loadLanes(line + kx + 8)
+                            var s = Lanes(repeating: w0[t])
+                            a00 = multiplyAdd(s, v0, a00); a01 = multiplyAdd(s, v1, a01)
+                            s = Lanes(repeating: w1[t])
+                            a10 = multiplyAdd(s, v0, a10); a11 = multiplyAdd(s, v1, a11)
+                            s = Lanes(repeating: w2[t])
+                            a20 = multiplyAdd(s, v0, a20); a21 = multiplyAdd(s, v1, a21)
+                            s = Lanes(repeating: w3[t])
+                            a30 = multiplyAdd(s, v0, a30); a31 = multiplyAdd(s, v1, a31)
+                            s = Lanes(repeating: w4[t])
+                            a40 = multiplyAdd(s, v0, a40); a41 = multiplyAdd(s, v1, a41)
+                            s = Lanes(repeating: w5[t])
+                            a50 = multiplyAdd(s, v0, a50); a51 = multiplyAdd(s, v1, a51)
+                        }
+                    }
+                    @inline(__always) func store(_ r: Int, _ low: Lanes, _ high: Lanes) {
+                        guard o0 + r < oc else { return }
+                        let shift = Lanes(repeating: bias?[o0 + r] ?? 0)
+                        directStoreRow(low + shift, high + shift, columns: columns,
+                                       out + (o0 + r) * channelStride + oy * ow + x0)
+                    }
+                    store(0, a00, a01); store(1, a10, a11); store(2, a20, a21)
+                    store(3, a30, a31); store(4, a40, a41); store(5, a50, a51)
+                    o0 += 6
+                }
+                x0 += 16
+            }
+        }
+    }
+}
+
+/// Stores the first `columns` (≤ 16) of two vectors at `to`.
+@inline(__always)
+func directStoreRow(_ low: Lanes, _ high: Lanes, columns: Int, _ to: UnsafeMutablePointer<Float>) {
+    if columns == 16 {
+        storeLanes(low, to)
+        storeLanes(high, to + 8)
+        return
+    }
+    var rest = high
+    var at = 0
+    if columns >= 8 {
+        storeLanes(low, to)
+        at = 8
+    } else {
+        rest = low
+    }
+    for i in 0..<(columns - at) { to[at + i] = rest[i] }
 }
 
 /// The transpose of a [rows, columns] matrix (row stride `rowStride`) as a [columns, rows]

@@ -131,8 +131,9 @@ struct ConvolutionStep {
                 conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
                                       scratch: scratch, geometry: geometry, batch: run.batch, images: images)
             case .direct:
-                conv2dDirectForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
-                                    scratch: scratch, geometry: geometry, batch: run.batch, images: images)
+                conv2dDirectForward(input: input, weight: weight, transformedWeight: w.weights, bias: bias,
+                                    output: output, scratch: scratch, geometry: geometry, batch: run.batch,
+                                    images: images)
             }
         }
     }
