@@ -13,7 +13,7 @@ struct TrainingFlags: ParsableArguments {
     var lr: Double?
 
     @Option(help: "adam or sgd (default: the spec's, else adam).")
-    var optimizer: String?
+    var optimizer: OptimizerKind?
 
     @Option(help: "SGD momentum (default: the spec's, else 0).")
     var momentum: Double?
@@ -38,13 +38,10 @@ struct TrainingFlags: ParsableArguments {
         if let threads, threads > availableCores() {
             printError("note: --threads \(threads) is more than the \(availableCores()) cores; using \(availableCores())")
         }
-        if let optimizer, OptimizerKind(rawValue: optimizer.lowercased()) == nil {
-            throw ValidationError("--optimizer must be adam or sgd, got '\(optimizer)'")
-        }
     }
 
     var overrides: TrainingOverrides {
-        TrainingOverrides(epochs: epochs, batchSize: batchSize, optimizer: optimizer.flatMap { OptimizerKind(rawValue: $0.lowercased()) },
+        TrainingOverrides(epochs: epochs, batchSize: batchSize, optimizer: optimizer,
                           lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed)
     }
 
@@ -90,5 +87,12 @@ struct OutputFlags: ParsableArguments {
 func validateDropout(_ p: Double?) throws {
     if let p, !(p >= 0 && p < 1) {
         throw ValidationError("--dropout must be in [0, 1), got \(p)")
+    }
+}
+
+/// `--optimizer adam|sgd` (train, bench, sweep), in any letter case; the parser lists the choices in its error.
+extension OptimizerKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument.lowercased())
     }
 }

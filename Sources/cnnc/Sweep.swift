@@ -11,10 +11,6 @@ extension SelectionSplit: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
-extension OptimizerKind: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-}
-
 /// `--lr 1e-4..1e-1*4` and friends: parsed and checked against the parameter's domain as read.
 private func values(for parameter: SweepParameter) -> (String) throws -> SweepValueList {
     { text in
@@ -322,9 +318,7 @@ struct Sweep: ParsableCommand {
                         + "each from its last checkpoint")
         }
         report.line("results in \(directory) (sweep.csv, sweep.json, sweep.svg, manifest.json, one folder per run)")
-        if json {
-            if let text = try? String(contentsOfFile: directory + "/sweep.json", encoding: .utf8) { print(text, terminator: "") }
-        }
+        if json { try printSweepJSON(directory) }
         if Interrupt.isRequested { throw ExitCode(Interrupt.exitCode) }
         if sweep.lastWriteError != nil { throw ExitCode.failure }
         // Like `train`, a sweep in which no run finished has failed.
@@ -390,7 +384,7 @@ struct Sweep: ParsableCommand {
         for result in missing.prefix(50) { report.line("  missing: \(result.run.index) \(result.run.directoryName)") }
         if missing.count > 50 { report.line("  … and \(missing.count - 50) more missing") }
         report.line("results in \(directory) (sweep.csv, sweep.json, sweep.svg)")
-        if output.json, let text = try? String(contentsOfFile: directory + "/sweep.json", encoding: .utf8) { print(text, terminator: "") }
+        if output.json { try printSweepJSON(directory) }
         if !missing.isEmpty { throw ExitCode.failure }
     }
 
@@ -544,4 +538,16 @@ func executablePath() -> String {
 func isSlurmTime(_ text: String) -> Bool {
     let pattern = #"^(\d+-)?\d+(:\d{1,2}){0,2}$"#
     return text.range(of: pattern, options: .regularExpression) != nil
+}
+
+/// Prints `directory/sweep.json` for `--json`; a file that cannot be read ends the command with
+/// its reason (exit 1) rather than printing nothing.
+private func printSweepJSON(_ directory: String) throws {
+    let path = directory + "/sweep.json"
+    do {
+        print(try String(contentsOfFile: path, encoding: .utf8), terminator: "")
+    } catch {
+        printError("error: cannot read \(path): \(error.localizedDescription)")
+        throw ExitCode.failure
+    }
 }
