@@ -57,8 +57,11 @@ private func maxPool2x2Forward(input: UnsafePointer<Float>, output: UnsafeMutabl
             let index = indices.map { $0 + plane * oh * ow + oy * ow }
             var ox = 0
             // Eight windows at a time: even and odd columns split by shuffles, the winner chosen by
-            // masks (which element wins is data-dependent, so branches would mispredict).
-            while ox + 8 <= ow {
+            // masks (which element wins is data-dependent, so branches would mispredict). A row
+            // of at least 8 windows ends with the 8 windows that end it, overlapping the previous
+            // eight: the overlapped windows are computed again, identically.
+            while ox < ow && ow >= 8 {
+                ox = min(ox, ow - 8)
                 let x = 2 * ox
                 let (t0, t1) = (loadLanes(top + x), loadLanes(top + x + 8))
                 let (u0, u1) = (loadLanes(bottom + x), loadLanes(bottom + x + 8))
