@@ -1,4 +1,6 @@
 import CBLAS
+import Graph
+import Spec
 
 /// Optimizer settings after the spec and the command line have been merged.
 public struct OptimizerSettings: Hashable, Sendable {

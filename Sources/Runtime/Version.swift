@@ -1,1 +1,4 @@
+import Graph
+import Spec
+
 public let cnncVersion = "0.1.0"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Graph
 import Runtime
+import Spec
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

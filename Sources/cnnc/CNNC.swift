@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 @main
 struct CNNC: ParsableCommand {

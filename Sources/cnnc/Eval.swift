@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

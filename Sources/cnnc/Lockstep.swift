@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 /// `cnnc lockstep` (hidden; used by scripts/lockstep-pytorch): trains N steps on MNIST's first
 /// N × B training images in file order, with every Dropout's p set to 0, and writes the initial

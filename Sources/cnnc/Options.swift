@@ -1,5 +1,7 @@
 import ArgumentParser
+import Graph
 import Runtime
+import Spec
 
 /// Flags that shape a training run, shared by `train`, `sweep` and `bench`.
 struct TrainingFlags: ParsableArguments {

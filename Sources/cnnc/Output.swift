@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 /// Writes to standard error.
 func printError(_ text: String, terminator: String = "\n") {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Graph
 import Runtime
+import Spec
 
 /// The plans of a run, made only when every size is within the planner's bounds and the run fits
 /// this machine's memory; otherwise prints why, with the numbers, and exits 1 before allocating.

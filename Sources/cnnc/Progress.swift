@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 /// A one-line progress bar redrawn in place on standard error, only when it is a terminal.
 struct ProgressBar {

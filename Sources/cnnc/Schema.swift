@@ -1,5 +1,7 @@
 import ArgumentParser
+import Graph
 import Runtime
+import Spec
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(

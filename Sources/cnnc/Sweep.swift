@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 extension Ablation: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }

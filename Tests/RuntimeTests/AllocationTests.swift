@@ -1,6 +1,8 @@
 import MallocCounter
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// The runtime's promise: all memory is allocated when a Network is built; a training step and an
 /// evaluation batch allocate nothing.

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// Checkpoints (issue 11, part 1) on synthetic data: a run stopped anywhere and continued from
 /// its checkpoint's bytes ends bit for bit where an uninterrupted run ends; corrupt or foreign

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `Trainer.runCheckpointed` and `Trainer.resume`, the mechanism `cnnc train` and every sweep run
 /// share, on synthetic data: a run stopped twice and continued from the files on disk ends bit

@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// Convs choose their algorithm at plan time (`convolutionAlgorithm`): Winograd for 3×3 stride-1
 /// convs with ≥ 8 channels in and out, the direct kernels for the other stride-1 convs, im2col for

@@ -1,6 +1,7 @@
 import XCTest
 @testable import Graph
 @testable import Runtime
+import Spec
 
 /// conv2dForward / conv2dBackward / im2col / col2im against a direct convolution in Double.
 final class ConvolutionTests: XCTestCase {

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// Defect 9 of issue 11: no size from disk or network is unbounded. Gzip inflation stops at the
 /// expected size, files larger than it are refused before reading, only regular files are opened

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it afterwards).
 private func freePort() throws -> Int {

@@ -1,6 +1,7 @@
 import XCTest
 @testable import Graph
 @testable import Runtime
+import Spec
 
 final class ElementwiseTests: XCTestCase {
     func testReLUForwardAndBackward() {

@@ -2,6 +2,8 @@ import CZlib
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `pdfinfo` (poppler-utils, installed by .ci/run) on a PDF; fails the test when it is missing.
 func pdfinfo(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> String {

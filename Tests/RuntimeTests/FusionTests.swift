@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D); the fused kernels must give the unfused
 /// steps' results to the bit, at any lane count, and lane counts must agree with each other.

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class GzipTests: XCTestCase {
     private var dir = ""

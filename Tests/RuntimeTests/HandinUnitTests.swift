@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class HandinUnitTests: XCTestCase {
     /// The protocol-buffers documentation's worked examples: field 1 = 150 is 08 96 01, field 2 =

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class IDXTests: XCTestCase {
     private func imagesFile(count: UInt32, rows: UInt32, cols: UInt32, payload: Int) -> [UInt8] {

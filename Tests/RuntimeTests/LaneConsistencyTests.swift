@@ -1,7 +1,7 @@
-import XCTest
 import Graph
 import Runtime
 import Spec
+import XCTest
 
 /// The same network at 1, 2 and 3 lanes (threads) computes the same loss, gradients, updated
 /// weights, batch-norm statistics and evaluation outputs, within float tolerance: only the order

@@ -2,6 +2,8 @@ import Dispatch
 import Synchronization
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class LanePoolTests: XCTestCase {
     /// Counts, per work item, how often the pool ran it.

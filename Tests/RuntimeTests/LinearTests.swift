@@ -1,6 +1,7 @@
 import XCTest
 @testable import Graph
 @testable import Runtime
+import Spec
 
 final class LinearTests: XCTestCase {
     static func reference(_ x: [Float], _ w: [Float], _ b: [Float]?, batch: Int, g: LinearGeometry) -> [Double] {

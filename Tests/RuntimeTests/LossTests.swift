@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class LossTests: XCTestCase {
     static func referenceSoftmax(_ row: ArraySlice<Float>) -> [Double] {

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class MNISTTests: XCTestCase {
     /// Writes a small synthetic (28x28) MNIST-shaped data set; `gzip` chooses `STEM.gz` or `STEM`.

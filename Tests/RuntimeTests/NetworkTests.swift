@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class NetworkTests: XCTestCase {
     static let here = SourceLocation(line: 1, column: 1)

@@ -1,8 +1,8 @@
 import Foundation
-import XCTest
 import Graph
 import Runtime
 import Spec
+import XCTest
 
 /// cnnc against numbers PyTorch produced (an independent oracle, not a re-typing of the same
 /// formulas): `scripts/make-fixtures` wrote one safetensors file per layer kind and one for a

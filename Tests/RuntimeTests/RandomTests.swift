@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 final class RandomTests: XCTestCase {
     func testSameSeedSameStream() {

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// Run directories and records (issue 11, part 2 and defects 1, 5, 7, 8, 13, 14).
 final class RunDirectoryTests: XCTestCase {

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `SweepPlan`: grids, `--set`, ablations, seeds and bounds; the sweep directory's manifest,
 /// run records and scripts. Nothing here trains.

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `selectBest`, `SweepRow` and `Spread` on hand-made results, and a tiny `Sweep` on synthetic images.
 final class SweepTests: XCTestCase {

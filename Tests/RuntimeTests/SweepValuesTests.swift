@@ -1,5 +1,7 @@
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `parseSweepValues`: exact decimal ranges and lists for `cnnc sweep --dropout`.
 final class SweepValuesTests: XCTestCase {

@@ -2,6 +2,8 @@ import CZlib
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// MNIST is missing: tests that need it fail (never skip), so a run without data cannot pass.
 struct MissingMNIST: Error, CustomStringConvertible {

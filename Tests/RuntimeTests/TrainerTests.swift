@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import Graph
+import Spec
 
 /// `DataSplit` and `Trainer` on synthetic 28×28 images (no MNIST needed).
 final class TrainerTests: XCTestCase {

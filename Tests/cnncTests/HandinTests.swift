@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Runtime
+import Spec
 import XCTest
 
 /// End-to-end tests of the hand-in commands (`eval`, `export`, `report`) on one short real run

@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Runtime
+import Spec
 import XCTest
 
 /// End-to-end tests of `cnnc train` on MNIST. Every run is small (`--limit`) so the whole file

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Errors raised while reading, verifying or downloading training data.
 ///

@@ -1,5 +1,7 @@
 import CCurl
 import Foundation
+import Graph
+import Spec
 
 /// Downloads missing MNIST files from a list of mirrors, verifying each one before it is put in place.
 ///

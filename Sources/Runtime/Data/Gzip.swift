@@ -1,5 +1,7 @@
 import CZlib
 import Foundation
+import Graph
+import Spec
 
 /// Returns `true` when `bytes` starts with the gzip magic number `1f 8b`.
 public func isGzip(_ bytes: [UInt8]) -> Bool {

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Reads a big-endian `UInt32` at `offset` (caller checks bounds).
 @inline(__always)

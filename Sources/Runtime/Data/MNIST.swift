@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// One of the four standard MNIST files.
 public struct MNISTFile: Sendable, Hashable {

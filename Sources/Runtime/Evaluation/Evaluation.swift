@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Precision, recall and F1 of one class, and how many examples have that label.
 public struct ClassMetrics: Hashable, Sendable {

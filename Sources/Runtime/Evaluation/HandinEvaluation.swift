@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// `cnnc eval`: a saved run re-evaluated on the test set (and its validation split), with the
 /// files it writes into the run directory.

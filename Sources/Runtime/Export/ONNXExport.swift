@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// `cnnc export --onnx`: the run's model as an ONNX graph (opset 13, IR version 7), float32, input
 /// "input" [N, 1, 28, 28] already normalized as training normalizes it ((pixel / 255 − 0.1307) /

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// A minimal protocol-buffers writer for the handful of ONNX messages `cnnc export --onnx` needs.
 ///
 /// Why hand-written rather than swift-protobuf: the exporter writes 11 message types and reads

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// The PyTorch module constructor of one graph step, as it appears in the exported
 /// `nn.Sequential`; its position in the Sequential is the step's index, which is also the

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// `cnnc report`'s output language.
 public enum ReportFormat: String, CaseIterable, Sendable {

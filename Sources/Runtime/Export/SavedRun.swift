@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Why a saved run (or a spec given for export) could not be used; each message is one line that
 /// names the file and, for weights, the tensor.

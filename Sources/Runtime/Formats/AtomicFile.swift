@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Writes `bytes` to `path` atomically: the data goes to a temporary file in the same directory,
 /// is flushed to disk, and is then renamed over `path`, so readers see either the old file or the

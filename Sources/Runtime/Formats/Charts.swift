@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 // Charts built as `Figure`s (see Figure.swift): a line chart, a labelled heatmap and a bar chart.
 // Each has `figure()`; render with `.svg()`, `.pdf()` or `.png()`, or write all with `writeFigure`.

@@ -1,5 +1,7 @@
 import CZlib
 import Foundation
+import Graph
+import Spec
 
 // One plot description, three renderers.
 //

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// Errors raised while writing or decoding output file formats (safetensors, atomic writes).
 ///
 /// Messages name the file (or the `source` label passed to the decoder).

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// A JSON value with keys kept in the order they were given, so output is stable.
 public indirect enum JSON: Hashable, Sendable {
     case null

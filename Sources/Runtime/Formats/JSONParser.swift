@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// Reading JSON text into `JSON` values (RFC 8259): the language server's JSON-RPC messages and
 /// safetensors headers.
 ///

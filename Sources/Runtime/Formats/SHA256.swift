@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// A streaming, pure-Swift implementation of SHA-256 (FIPS 180-4).
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// One named tensor stored in a safetensors file.
 public struct SafetensorsTensor: Equatable, Sendable {

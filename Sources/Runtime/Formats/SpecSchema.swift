@@ -1,3 +1,4 @@
+import Graph
 import Spec
 
 /// The JSON Schema (draft-07) of spec format v1, generated from `LayerTable`: what `cnnc schema`

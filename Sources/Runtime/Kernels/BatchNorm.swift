@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// Each kernel here handles the channels in `channels` (default: all), so lanes can split them.
 
 /// Batch norm forward in training mode: normalizes each channel with the batch's mean and biased

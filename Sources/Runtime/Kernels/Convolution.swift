@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 
 // Image tensors are stored channel-major across the batch ("CBHW"): element (c, b, y, x) of a
 // batch of B images is at ((c·B + b)·H + y)·W + x. One GEMM per chunk of images then writes a

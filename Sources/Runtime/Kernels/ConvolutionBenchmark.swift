@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Spec
 
 /// Thread CPU seconds per call (the minimum over repetitions) of the kernels the runtime computes a
 /// conv with (Winograd or direct) and of the im2col + GEMM kernels they replace, for one

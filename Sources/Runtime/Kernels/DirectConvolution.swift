@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 // Direct convolution over output-channel vectors, for the stride-1 convs that Winograd does not
 // take (5×5 kernels, the 1-channel first layer): no im2col matrix and no GEMM library.

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// ReLU forward; may run in place.
 /// - input, output: [count]
 @inline(never)

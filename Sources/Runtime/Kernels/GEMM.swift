@@ -1,4 +1,6 @@
 import CBLAS
+import Graph
+import Spec
 
 /// Row-major single-precision GEMM, C = α·op(A)·op(B) + β·C, through BLAS.
 ///

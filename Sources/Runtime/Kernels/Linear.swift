@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 
 /// Fully connected forward: output = input · Wᵀ + bias.
 /// - input: [batch, in]

@@ -1,3 +1,7 @@
+import Foundation
+import Graph
+import Spec
+
 /// Softmax over each row, computed stably (the row maximum is subtracted first).
 /// - input, output: [batch, classes]
 @inline(never)

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// Max pooling forward over each (channel, image) plane in `planes` (default: all), floor rounding, windows clipped to the
 /// input (PyTorch pads with −∞). Records the argmax's index within its input plane when asked.
 /// - input: [C, batch, H, W]

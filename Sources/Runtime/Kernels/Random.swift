@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// xoshiro256** seeded through SplitMix64: fast, and the same sequence on every platform for a
 /// seed, so runs reproduce bit for bit.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {

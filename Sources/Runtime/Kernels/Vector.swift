@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 // Small SIMD helpers for the memory-bound kernels. Swift does not vectorize conditional selects
 // or float reductions on its own (reductions would reorder additions), so these spell it out:
 // eight lanes at a time, then a scalar tail.

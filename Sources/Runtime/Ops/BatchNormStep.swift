@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// A BatchNorm2D step bound to its buffers; work items split the channels.
 struct BatchNormStep {

@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// One step of a plan bound to its memory: the op's runtime value, made once when a `Network` is
 /// built (as TFLite's Prepare) and run many times (its Eval). Each payload holds its pointers,

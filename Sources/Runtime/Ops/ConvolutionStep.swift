@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// A Conv2D step bound to its buffers. Its algorithm was chosen at plan time (`runtimeScratch`):
 /// Winograd for 3×3 stride-1 convs with ≥ 8 channels, the direct kernels for the other stride-1

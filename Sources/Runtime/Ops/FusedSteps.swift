@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// BatchNorm2D → ReLU (→ MaxPool2D) run as one kernel (`FusedPattern`): each work item takes a
 /// share of the channels and, per channel, normalizes with the ReLU applied as it writes, then

@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// One work item of a job: item `task` of `tasks`, run by thread `lane` (which owns the per-lane
 /// scratch regions). A job's split into work items depends only on the plan's lane count, never on
 /// which thread takes which item, so results are identical whichever thread runs what.

@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// A Linear step bound to its buffers: one GEMM per work item's rows (forward), output features
 /// and rows (backward).

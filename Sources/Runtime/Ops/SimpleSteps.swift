@@ -1,4 +1,5 @@
 import Graph
+import Spec
 
 /// The input and output gradients of a step without parameters, bound when the plan runs its
 /// backward pass (some earlier step needs the input gradient).

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 import Synchronization
 
 /// A fixed team of threads ("lanes") that runs one job at a time together with the caller: lane 0

@@ -1,3 +1,4 @@
+import Graph
 import Spec
 
 /// `LAYER.ARGUMENT` of `--set`: a layer by its `name:` (or the default name `cnnc check` shows,

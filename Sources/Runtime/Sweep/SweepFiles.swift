@@ -1,4 +1,5 @@
 import Foundation
+import Graph
 import Spec
 
 /// A sweep directory: `manifest.json` (the spec's SHA-256, the definition, every run's full

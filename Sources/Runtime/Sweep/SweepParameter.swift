@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// A hyperparameter a sweep can vary: a training setting, or a numeric argument of spec layers.
 public enum SweepParameter: Hashable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Graph
 import Spec
 
 /// The seeds of a sweep: an explicit list (`--seed 1,2,3`), or `count` seeds counting up from

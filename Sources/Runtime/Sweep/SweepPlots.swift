@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// The plot that fits the sweep: a bar chart for ablations, a heatmap for a 2-D grid, accuracy
 /// against the parameter for one swept parameter (log x axis where the values are log-spaced),

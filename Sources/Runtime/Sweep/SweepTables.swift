@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// The sweep's result files: sweep.csv (one line per run), sweep.json (rows and runs) and the plot (sweep.svg, sweep.pdf).
 public func writeSweepTables(_ plan: SweepPlan, results: [SweepRunResult], directory: String) throws {

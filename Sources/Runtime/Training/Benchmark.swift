@@ -1,3 +1,6 @@
+import Graph
+import Spec
+
 /// Timings of training steps on synthetic data, per layer, like `caffe time`.
 public struct BenchmarkResult: Sendable {
     public var batchSize: Int

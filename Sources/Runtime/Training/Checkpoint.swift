@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 // A checkpoint is everything a training run needs to continue bit for bit: the network's
 // memory (parameters, gradients, optimizer state, batch-norm statistics and counters, the step

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 // Training with checkpoints: `cnnc train` and every run of `cnnc sweep` (local, `--run-index`,
 // Slurm array tasks) go through `Trainer.runCheckpointed` and `Trainer.resume`, so a run of

@@ -1,3 +1,5 @@
+import Graph
+import Spec
 import Synchronization
 
 /// The machine's measured single-precision multiply-add throughput, the ceiling every conv is

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Spec
 
 /// Why a run's memory cannot be planned, or does not fit this machine. Both are found before
 /// anything is allocated.

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// `resolved.yaml`: the spec a run actually trained, every layer argument and every training
 /// setting written out (defaults, `--dropout` and command-line overrides applied). The run

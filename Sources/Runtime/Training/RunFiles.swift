@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// What one training run was: enough to reproduce it and to read its results.
 public struct RunRecord: Sendable {

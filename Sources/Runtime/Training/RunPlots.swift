@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// What made a run smaller than the spec's full training, for plot subtitles and reports:
 /// "1 of 10 epochs · first 2,000 training images (--limit) · 5,000 held out for validation (--val)".

@@ -1,3 +1,7 @@
+import Foundation
+import Graph
+import Spec
+
 /// Values given on the command line; each one present overrides the spec's `train:` section.
 public struct TrainingOverrides: Hashable, Sendable {
     public var epochs: Int?

@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// Which split picks the winning value.
 public enum SelectionSplit: String, Hashable, Sendable, CaseIterable {

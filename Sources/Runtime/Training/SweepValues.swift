@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import Spec
 
 /// One swept value, kept as the decimal the user wrote so it prints exactly (`0.3`, never
 /// `0.30000000000000004`) and converts to the nearest Double once.

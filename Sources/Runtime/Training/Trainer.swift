@@ -1,4 +1,6 @@
 import Dispatch
+import Graph
+import Spec
 
 /// Images as bytes and their labels, one example's C·H·W pixels contiguous. The runtime turns
 /// bytes into network inputs through `normalization`, a 256-entry table, as it gathers a batch.

@@ -1,4 +1,6 @@
+import Graph
 import Runtime
+import Spec
 
 /// `cnnc lsp`: a Language Server (LSP 3.17, JSON-RPC 2.0) for cnnc specs.
 ///

@@ -1,4 +1,6 @@
+import Graph
 import Runtime
+import Spec
 
 /// A position as LSP counts it: 0-based line (lines end at `\n`, `\r\n` or `\r`) and 0-based
 /// character in UTF-16 code units.

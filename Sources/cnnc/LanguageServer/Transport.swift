@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Runtime
+import Spec
 
 /// The base protocol of LSP: messages framed by a `Content-Length: N` header, a blank line
 /// (`\r\n\r\n`) and N bytes of JSON. Reads and writes raw file descriptors, so no buffering layer

@@ -1,6 +1,8 @@
 // libFuzzer entry for the data readers: bytes → gzip inflation (bounded) → IDX image and label
 // parsers, and the MNIST checksum path. Built by `scripts/fuzz idx SECONDS`.
+import Graph
 import Runtime
+import Spec
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIDX(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -6,7 +6,9 @@
 // which a fuzzer cannot link). Any stream must end in replies or the end of input, never in a trap,
 // a hang or a memory error; every message the server sends must render to JSON that parses back.
 import Glibc
+import Graph
 import Runtime
+import Spec
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSONRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,7 +1,9 @@
 // libFuzzer entry for the safetensors reader (weights, checkpoints, fixtures): bytes → header JSON
 // → tensors. A file it accepts must re-encode to a file it reads back the same. Built by
 // `scripts/fuzz safetensors SECONDS`.
+import Graph
 import Runtime
+import Spec
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

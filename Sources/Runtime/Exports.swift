@@ -1,7 +1,0 @@
-@_exported import Graph
-@_exported import Spec
-#if canImport(Glibc)
-@_exported import Glibc
-#elseif canImport(Darwin)
-@_exported import Darwin
-#endif
