@@ -1,6 +1,6 @@
 import XCTest
 @testable import Runtime
-import Graph
+@testable import Graph
 import Spec
 
 /// Convs choose their algorithm at plan time (`convolutionAlgorithm`): Winograd for 3×3 stride-1
@@ -45,6 +45,19 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertNil(plan.steps[3].scratch[.directColumns])
         let evaluation = BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: 5, lanes: 2)
         XCTAssertNil(evaluation.steps[2].scratch[.directBackwardColumns], "no backward scratch in evaluation")
+    }
+
+    /// One input channel: direct up to 16 output channels, im2col above (mnist.yaml's 1→32 first layer).
+    func testOneChannelConvsWithManyOutputsStayIm2col() {
+        func geometry(_ outChannels: Int) -> Conv2DGeometry {
+            Conv2DGeometry(inChannels: 1, outChannels: outChannels, inHeight: 28, inWidth: 28, kernel: Pair(square: 3),
+                           stride: Pair(square: 1), padding: Pair(square: 1), bias: true)
+        }
+        XCTAssertEqual(convolutionAlgorithm(geometry(16)), .direct)
+        XCTAssertNil(convolutionAlgorithm(geometry(32)))
+        XCTAssertEqual(convolutionAlgorithm(Conv2DGeometry(inChannels: 2, outChannels: 32, inHeight: 28, inWidth: 28,
+                                                           kernel: Pair(square: 3), stride: Pair(square: 1),
+                                                           padding: Pair(square: 1), bias: true)), .direct)
     }
 
     func testPlanRequestsWinogradScratchForEligibleConvsOnly() {

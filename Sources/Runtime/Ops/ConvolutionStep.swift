@@ -278,10 +278,14 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
 
 /// The algorithm the runtime computes a conv with, nil for im2col + GEMM: Winograd for 3×3
 /// stride-1 convs with at least 8 channels in and out (its kernels work on blocks of 8 channels),
-/// the direct kernels for every other stride-1 conv, im2col for strided ones.
+/// the direct kernels for the other stride-1 convs, im2col for strided ones — and for a
+/// one-channel conv with more than 16 output channels, whose forward pass is bound by writing its
+/// output: on examples/mnist.yaml's first layer (1→32, 3×3) the direct forward took 1.7× im2col +
+/// OpenBLAS's time and the weight gradient tied (`scripts/bench-ab`, 2026-12-03), while on the
+/// LeNets' first layers (1→6, 1→16, 5×5) direct was 0.5–0.7× in the backward pass.
 func convolutionAlgorithm(_ g: Conv2DGeometry) -> ConvolutionStep.Algorithm? {
     if winogradApplies(g) && g.inChannels >= 8 && g.outChannels >= 8 { return .winograd }
-    if directConvolutionApplies(g) { return .direct }
+    if directConvolutionApplies(g) && !(g.inChannels == 1 && g.outChannels > 16) { return .direct }
     return nil
 }
 
