@@ -32,17 +32,28 @@ final class DirectConvolutionTests: XCTestCase {
     /// that of a dot product of a few hundred terms.
     static let tolerance = 1e-5
 
-    /// Output filled with NaN, the direct forward over `images`, and a guard tail after the scratch.
-    static func forward(_ x: [Float], _ weight: [Float], _ bias: [Float]?, _ t: Case, images: Range<Int>) -> [Float] {
+    /// Output filled with NaN, the direct forward over `images` (`rows`: the one-channel row
+    /// kernel, else the channel-vector kernel), and a guard tail after the scratch.
+    static func forward(_ x: [Float], _ weight: [Float], _ bias: [Float]?, _ t: Case, images: Range<Int>,
+                        rows: Bool = false) -> [Float] {
         let g = t.geometry
+        var out = [Float](repeating: .nan, count: t.oc * t.batch * g.outSpatial)
+        if rows {
+            withGuardedScratch(directForwardScratchCount(geometry: g, images: images.count)) { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    conv2dDirectRowForward(input: x, weight: weight, bias: bias, output: o.baseAddress!, scratch: s,
+                                           geometry: g, batch: t.batch, images: images)
+                }
+            }
+            return out
+        }
         var rearranged = [Float](repeating: .nan, count: directTransformedWeightCount(geometry: g, flipped: false))
         directTransformWeights(weight: weight, transformed: &rearranged, geometry: g, flipped: false,
                                rows: 0..<directTransformedWeightRows(geometry: g, flipped: false))
-        var out = [Float](repeating: .nan, count: t.oc * t.batch * g.outSpatial)
-        withGuardedScratch(directForwardScratchCount(geometry: g, images: images.count)) { s in
+        withGuardedScratch(DirectLayout(forward: g, images: images.count, transposed: false).count) { s in
             out.withUnsafeMutableBufferPointer { o in
-                conv2dDirectForward(input: x, weight: weight, transformedWeight: rearranged, bias: bias,
-                                    output: o.baseAddress!, scratch: s, geometry: g, batch: t.batch, images: images)
+                conv2dDirectForward(input: x, transformedWeight: rearranged, bias: bias, output: o.baseAddress!,
+                                    scratch: s, geometry: g, batch: t.batch, images: images)
             }
         }
         return out
@@ -98,10 +109,13 @@ final class DirectConvolutionTests: XCTestCase {
             let d = ConvolutionTests.data(t, seed: UInt64(900 + n))
             let exact = ConvolutionTests.referenceForward(d.x, d.weight, d.bias, t)
             let scale = WinogradTests.magnitudes(d.x, d.weight, t).map { $0 + 1 }
-            for images in WinogradTests.shares(t.batch) {
-                let got = Self.forward(d.x, d.weight, d.bias, t, images: images)
-                WinogradTests.assertWithin(got, exact, scale, Self.tolerance, images: images, batch: t.batch,
-                                           spatial: t.geometry.outSpatial, "case \(n) images \(images)")
+            // Both forward kernels where the row kernel applies (one input channel).
+            for rows in directRowKernelApplies(t.geometry) ? [false, true] : [false] {
+                for images in WinogradTests.shares(t.batch) {
+                    let got = Self.forward(d.x, d.weight, d.bias, t, images: images, rows: rows)
+                    WinogradTests.assertWithin(got, exact, scale, Self.tolerance, images: images, batch: t.batch,
+                                               spatial: t.geometry.outSpatial, "case \(n) rows \(rows) images \(images)")
+                }
             }
         }
     }

@@ -137,13 +137,20 @@ public func directBenchmark(geometry g: Conv2DGeometry, batch: Int, repetitions:
     var rearranged = [Float](repeating: 0, count: max(directTransformedWeightCount(geometry: g, flipped: false),
                                                       directTransformedWeightCount(geometry: g, flipped: true)))
     var scratch = [Float](repeating: 0, count: max(directForwardScratchCount(geometry: g, images: batch),
+                                                   DirectLayout(forward: g, images: batch, transposed: false).count,
                                                    directBackwardScratchCount(geometry: g, images: batch,
                                                                               inputGradient: true)))
     let images = 0..<batch
     return bench.timing(kernels: "direct", forward: { b in
+        // What the network runs: the row kernel for one channel, else rearrangement + channel vectors.
+        if directRowKernelApplies(g) {
+            conv2dDirectRowForward(input: b.x, weight: b.weight, bias: b.bias, output: &b.y, scratch: &scratch,
+                                   geometry: g, batch: batch, images: images)
+            return
+        }
         directTransformWeights(weight: b.weight, transformed: &rearranged, geometry: g, flipped: false,
                                rows: 0..<directTransformedWeightRows(geometry: g, flipped: false))
-        conv2dDirectForward(input: b.x, weight: b.weight, transformedWeight: rearranged, bias: b.bias, output: &b.y,
+        conv2dDirectForward(input: b.x, transformedWeight: rearranged, bias: b.bias, output: &b.y,
                             scratch: &scratch, geometry: g, batch: batch, images: images)
     }, inputGradient: { b in
         directTransformWeights(weight: b.weight, transformed: &rearranged, geometry: g, flipped: true,

@@ -92,6 +92,7 @@ struct DirectLayout {
 func roundUpToLanes(_ n: Int) -> Int { (n + 7) / 8 * 8 }
 
 /// Floats of one lane's forward scratch for up to `images` images.
+/// (The row kernel's, for a one-channel conv; else the channel-vector kernel's.)
 public func directForwardScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
     directRowKernelApplies(g) ? directRowScratchCount(geometry: g, images: images)
                               : DirectLayout(forward: g, images: images, transposed: false).count
@@ -432,25 +433,19 @@ func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<
     }
 }
 
-/// Convolution forward by the direct kernels for the images in `images` (one lane's share): by
-/// output rows for one input channel (`directRowKernelApplies`), else by channel vectors.
+/// Convolution forward by the direct kernels' channel vectors for the images in `images` (one
+/// lane's share). (A one-channel conv runs `conv2dDirectRowForward` in the network instead.)
 /// - input: [C, batch, H, W]
-/// - weight: [OC, C, KH, KW] (the row kernel reads it as it is)
-/// - transformedWeight: [directTransformedWeightCount(geometry: g, flipped: false)] (the others)
+/// - transformedWeight: [directTransformedWeightCount(geometry: g, flipped: false)]
 /// - bias: [OC] or nil
 /// - output: [OC, batch, OH, OW], overwritten for `images`
-/// - scratch: [directForwardScratchCount(geometry: g, images: images.count)] or more
+/// - scratch: [DirectLayout(forward: g, images: images.count, transposed: false).count] or more
 @inline(never)
-public func conv2dDirectForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                transformedWeight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                geometry g: Conv2DGeometry, batch: Int, images: Range<Int>) {
+public func conv2dDirectForward(input: UnsafePointer<Float>, transformedWeight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
+                                images: Range<Int>) {
     precondition(directConvolutionApplies(g), "the direct kernels take stride-1 convolutions")
-    if directRowKernelApplies(g) {
-        directRowForward(input: input, weight: weight, bias: bias, output: output, scratch: scratch, geometry: g,
-                         batch: batch, first: images.lowerBound, count: images.count)
-        return
-    }
     let layout = DirectLayout(forward: g, images: images.count, transposed: false)
     directConvolve(source: input, weights: transformedWeight, bias: bias, output: output,
                    outputChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, kernel: g.kernel,
@@ -530,16 +525,20 @@ func directRowScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
     images * (g.inHeight + 2 * g.padding.h) * (g.inWidth + 2 * g.padding.w) + 16
 }
 
-/// Forward of a one-channel stride-1 conv for images [first, first + count).
+/// Forward of a one-channel stride-1 conv by output rows for the images in `images` (one lane's
+/// share), reading the weights as they are.
 /// - input: [1, batch, H, W]
 /// - weight: [OC, 1, KH, KW]
 /// - bias: [OC] or nil
-/// - output: [OC, batch, OH, OW], overwritten for those images
-/// - scratch: [directRowScratchCount(geometry: g, images: count)]
-@inline(__always)
-func directRowForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                      output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                      geometry g: Conv2DGeometry, batch: Int, first: Int, count: Int) {
+/// - output: [OC, batch, OH, OW], overwritten for `images`
+/// - scratch: [directForwardScratchCount(geometry: g, images: images.count)] or more
+@inline(never)
+public func conv2dDirectRowForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                   scratch: UnsafeMutablePointer<Float>, geometry g: Conv2DGeometry, batch: Int,
+                                   images: Range<Int>) {
+    precondition(directRowKernelApplies(g), "the row kernel takes one-channel stride-1 convolutions")
+    let (first, count) = (images.lowerBound, images.count)
     guard count > 0 else { return }
     let planes = DirectPlanes(channels: 1, images: count, height: g.inHeight, width: g.inWidth, pad: g.padding)
     // Always a copy (even without padding): the slack after it keeps the last reads in bounds.

@@ -21,7 +21,7 @@ struct ConvolutionStep {
     var gradients: Gradients?
 
     /// The kernels that compute a conv from weights rearranged at the start of each pass.
-    enum Algorithm {
+    enum Algorithm: CaseIterable {
         /// F(m×m, 3×3) tiles (Kernels/Winograd.swift).
         case winograd
         /// Output-channel vectors over tap and pixel tables (Kernels/DirectConvolution.swift).
@@ -33,6 +33,9 @@ struct ConvolutionStep {
         /// im2col columns: one region of `columnsPerLane` elements per lane.
         case im2col(columns: UnsafeMutablePointer<Float>)
         case transformed(Algorithm, TransformedBuffers)
+        /// The direct one-channel kernel by output rows: it reads the weights as they are, so
+        /// there is nothing to rearrange. One region of `perLane` elements per lane.
+        case rows(scratch: UnsafeMutablePointer<Float>, perLane: Int)
     }
 
     struct TransformedBuffers {
@@ -72,32 +75,29 @@ struct ConvolutionStep {
         columnsPerLane = g.columnsPerLane(batchSize: batchSize, lanes: lanes)
         imagesPerChunk = g.imagesPerChunk(batchSize: batchSize, lanes: lanes)
         let images = ceilDivide(batchSize, lanes)
-        if let weights = b.scratch(.winogradWeights), let scratch = b.scratch(.winogradColumns) {
-            forwardPass = .transformed(.winograd, TransformedBuffers(
-                weights: weights, scratch: scratch, perLane: winogradForwardScratchCount(geometry: g, images: images)))
-        } else if let weights = b.scratch(.directWeights), let scratch = b.scratch(.directColumns) {
-            forwardPass = .transformed(.direct, TransformedBuffers(
-                weights: weights, scratch: scratch, perLane: directForwardScratchCount(geometry: g, images: images)))
+        // The plan holds one algorithm's scratch (`runtimeScratch`), or im2col's.
+        let algorithm = Algorithm.allCases.first { b.scratch($0.scratchKinds.forward) != nil }
+        if let algorithm, let scratch = b.scratch(algorithm.scratchKinds.forward) {
+            let perLane = algorithm.forwardScratchCount(g, images: images)
+            if let weights = b.scratch(algorithm.scratchKinds.weights) {
+                forwardPass = .transformed(algorithm, TransformedBuffers(weights: weights, scratch: scratch, perLane: perLane))
+            } else {
+                precondition(algorithm == .direct && directRowKernelApplies(g),
+                             "only the one-channel direct kernel runs without rearranged weights")
+                forwardPass = .rows(scratch: scratch, perLane: perLane)
+            }
         } else {
             forwardPass = .im2col(columns: b.scratch(.columns)!)
         }
         gradients = LayerGradients(b).map { layer in
             let lowering: BackwardLowering
-            if let scratch = b.scratch(.winogradBackwardColumns) {
-                let flipped = b.scratch(.winogradFlippedWeights)
+            if let algorithm, let scratch = b.scratch(algorithm.scratchKinds.backward) {
+                let flipped = b.scratch(algorithm.scratchKinds.flipped)
                 precondition((flipped == nil) == (layer.inputGradient == nil),
-                             "a Winograd conv's flipped weights are planned exactly when it computes dX")
-                lowering = .transformed(.winograd, scratch: scratch,
-                                        perLane: winogradBackwardScratchCount(geometry: g, images: images,
-                                                                              inputGradient: flipped != nil),
-                                        flippedWeights: flipped)
-            } else if let scratch = b.scratch(.directBackwardColumns) {
-                let flipped = b.scratch(.directFlippedWeights)
-                precondition((flipped == nil) == (layer.inputGradient == nil),
-                             "a direct conv's flipped weights are planned exactly when it computes dX")
-                lowering = .transformed(.direct, scratch: scratch,
-                                        perLane: directBackwardScratchCount(geometry: g, images: images,
-                                                                            inputGradient: flipped != nil),
+                             "a \(algorithm) conv's flipped weights are planned exactly when it computes dX")
+                lowering = .transformed(algorithm, scratch: scratch,
+                                        perLane: algorithm.backwardScratchCount(g, images: images,
+                                                                                inputGradient: flipped != nil),
                                         flippedWeights: flipped)
             } else {
                 lowering = .im2col(columns: b.scratch(.backwardColumns)!)
@@ -111,7 +111,7 @@ struct ConvolutionStep {
     /// phase 1 convolves.
     var forwardPhases: Int {
         if case .transformed = forwardPass { return 2 }
-        return 1
+        return 1   // im2col, and the row kernel (nothing to rearrange)
     }
 
     func forward(_ run: ForwardRun, _ lane: Lane) {
@@ -120,6 +120,10 @@ struct ConvolutionStep {
             conv2dForward(input: input, weight: weight, bias: bias, output: output,
                           columns: columns + lane.lane * columnsPerLane, geometry: geometry, batch: run.batch,
                           chunk: imagesPerChunk, images: lane.share(run.batch))
+        case let .rows(scratch, perLane):
+            conv2dDirectRowForward(input: input, weight: weight, bias: bias, output: output,
+                                   scratch: scratch + lane.lane * perLane, geometry: geometry, batch: run.batch,
+                                   images: lane.share(run.batch))
         case let .transformed(algorithm, w):
             if run.phase == 0 {
                 transformWeights(algorithm, into: w.weights, flipped: false, lane)
@@ -132,9 +136,8 @@ struct ConvolutionStep {
                 conv2dWinogradForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
                                       scratch: scratch, geometry: geometry, batch: run.batch, images: images)
             case .direct:
-                conv2dDirectForward(input: input, weight: weight, transformedWeight: w.weights, bias: bias,
-                                    output: output, scratch: scratch, geometry: geometry, batch: run.batch,
-                                    images: images)
+                conv2dDirectForward(input: input, transformedWeight: w.weights, bias: bias, output: output,
+                                    scratch: scratch, geometry: geometry, batch: run.batch, images: images)
             }
         }
     }
@@ -248,32 +251,66 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
     let lanes = context.lanes
     let images = ceilDivide(context.batchSize, lanes)
     let inputGradient = context.computesInputGradient
-    let kinds: (weights: ScratchKind, columns: ScratchKind, backward: ScratchKind, flipped: ScratchKind)
-    let counts: (weights: (Bool) -> Int, forward: Int, backward: Int)
-    switch algorithm {
-    case .winograd:
-        kinds = (.winogradWeights, .winogradColumns, .winogradBackwardColumns, .winogradFlippedWeights)
-        counts = ({ winogradTransformedWeightCount(geometry: g, flipped: $0) },
-                  winogradForwardScratchCount(geometry: g, images: images),
-                  winogradBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient))
-    case .direct:
-        kinds = (.directWeights, .directColumns, .directBackwardColumns, .directFlippedWeights)
-        counts = ({ directTransformedWeightCount(geometry: g, flipped: $0) },
-                  directForwardScratchCount(geometry: g, images: images),
-                  directBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient))
+    let kinds = algorithm.scratchKinds
+    var requests = [ScratchRequest(kinds.forward, elementCount: algorithm.forwardScratchCount(g, images: images) * lanes,
+                                   pass: .forward)]
+    if algorithm.rearrangesForwardWeights(g) {
+        requests.insert(ScratchRequest(kinds.weights, elementCount: algorithm.weightCount(g, flipped: false),
+                                       pass: .forward), at: 0)
     }
-    var requests = [
-        ScratchRequest(kinds.weights, elementCount: counts.weights(false), pass: .forward),
-        ScratchRequest(kinds.columns, elementCount: counts.forward * lanes, pass: .forward),
-    ]
     guard context.runsBackward else { return requests }
-    requests.append(ScratchRequest(kinds.backward, elementCount: counts.backward * lanes, pass: .backward))
+    requests.append(ScratchRequest(kinds.backward,
+                                   elementCount: algorithm.backwardScratchCount(g, images: images,
+                                                                                inputGradient: inputGradient) * lanes,
+                                   pass: .backward))
     if inputGradient {
-        requests.append(ScratchRequest(kinds.flipped, elementCount: counts.weights(true), pass: .backward))
+        requests.append(ScratchRequest(kinds.flipped, elementCount: algorithm.weightCount(g, flipped: true),
+                                       pass: .backward))
     }
     // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
     requests += op.scratch(context).filter { $0.kind == .weightGradientPartials }
     return requests
+}
+
+/// Each algorithm's scratch, in one place for the planner (`runtimeScratch`) and the bound step.
+extension ConvolutionStep.Algorithm {
+    /// Its scratch kinds: rearranged weights and per-lane workspace forward; per-lane workspace
+    /// and the flipped kernel's rearrangement backward.
+    var scratchKinds: (weights: ScratchKind, forward: ScratchKind, backward: ScratchKind, flipped: ScratchKind) {
+        switch self {
+        case .winograd: return (.winogradWeights, .winogradColumns, .winogradBackwardColumns, .winogradFlippedWeights)
+        case .direct: return (.directWeights, .directColumns, .directBackwardColumns, .directFlippedWeights)
+        }
+    }
+
+    /// Floats of the rearranged weights, forward or flipped.
+    func weightCount(_ g: Conv2DGeometry, flipped: Bool) -> Int {
+        switch self {
+        case .winograd: return winogradTransformedWeightCount(geometry: g, flipped: flipped)
+        case .direct: return directTransformedWeightCount(geometry: g, flipped: flipped)
+        }
+    }
+
+    /// Floats of one lane's forward workspace for up to `images` images.
+    func forwardScratchCount(_ g: Conv2DGeometry, images: Int) -> Int {
+        switch self {
+        case .winograd: return winogradForwardScratchCount(geometry: g, images: images)
+        case .direct: return directForwardScratchCount(geometry: g, images: images)
+        }
+    }
+
+    /// Floats of one lane's backward workspace.
+    func backwardScratchCount(_ g: Conv2DGeometry, images: Int, inputGradient: Bool) -> Int {
+        switch self {
+        case .winograd: return winogradBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient)
+        case .direct: return directBackwardScratchCount(geometry: g, images: images, inputGradient: inputGradient)
+        }
+    }
+
+    /// The forward pass reads rearranged weights (the one-channel row kernel reads them as they are).
+    func rearrangesForwardWeights(_ g: Conv2DGeometry) -> Bool {
+        !(self == .direct && directRowKernelApplies(g))
+    }
 }
 
 /// The algorithm the runtime computes a conv with, nil for im2col + GEMM: Winograd for 3×3
