@@ -139,15 +139,24 @@ class SeededGenerator:
         return SeededGenerator(copy.next() ^ ((salt * GOLDEN) & MASK64))
 
 
-def cnnc_dropout_keep(step_seed, count, p):
-    """cnnc's dropout mask for one step (Kernels/Elementwise.swift): element i of the layer's
-    [batch, features] output is kept when stream i // 4096's next unit float is ≥ p; a float32
-    array of 0 and 1."""
+def _fmix32(x):
     import numpy as np
-    keep = np.empty(count, dtype=np.float32)
-    threshold = float(np.float32(p))
-    for start in range(0, count, 4096):
-        generator = SeededGenerator(step_seed ^ (((start // 4096) * GOLDEN) & MASK64))
-        for i in range(start, min(start + 4096, count)):
-            keep[i] = 1.0 if generator.next_unit_float() >= threshold else 0.0
-    return keep
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x85EB_CA6B)
+    x = x ^ (x >> np.uint32(13))
+    x = x * np.uint32(0xC2B2_AE35)
+    return x ^ (x >> np.uint32(16))
+
+
+def cnnc_dropout_keep(step_seed, count, p):
+    """cnnc's dropout mask for one step (`dropoutHash` in Kernels/Elementwise.swift): element i of
+    the layer's [batch, features] output is kept when the top 24 bits of a keyed hash of i, as a
+    float in [0, 1), are >= float32(p); a float32 array of 0 and 1."""
+    import math
+    import numpy as np
+    low, high = np.uint32(step_seed & 0xFFFF_FFFF), np.uint32((step_seed >> 32) & 0xFFFF_FFFF)
+    index = np.arange(count, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        h = _fmix32(_fmix32((index * np.uint32(0x9E37_79B9)) ^ low) ^ high)
+    cut = math.ceil(float(np.float32(p)) * 16_777_216)
+    return ((h >> np.uint32(8)) >= cut).astype(np.float32)

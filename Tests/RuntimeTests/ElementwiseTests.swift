@@ -79,6 +79,29 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The keep pattern that scripts/cnnc_torch.py's `cnnc_dropout_keep` (numpy, used by
+    /// scripts/twin-train) printed for these seeds: the Swift kernel and the twin draw the same
+    /// masks, whichever way the elements are split.
+    func testDropoutMaskMatchesTheTwinTrainersNumbers() {
+        for (seed, p, expected) in [(UInt64(0x0123_4567_89AB_CDEF), 0.5, "1001111001101000000111000101100000010111"),
+                                    (UInt64(0xFEDC_BA98_7654_3210), 0.9, "00000000000001011000")] {
+            let n = expected.count
+            let x = [Float](repeating: 1, count: n)
+            for split in [n, 1, 7, 8, 13] {
+                var y = [Float](repeating: .nan, count: n)
+                var mask = [Float](repeating: .nan, count: n)
+                var first = 0
+                while first < n {
+                    let count = min(split, n - first)
+                    dropoutForward(input: x, output: &y, mask: &mask, p: p, seed: seed, first: first, count: count)
+                    first += count
+                }
+                XCTAssertEqual(String(mask.map { $0 == 0 ? "0" : "1" }), expected, "seed \(seed) p \(p), pieces of \(split)")
+                XCTAssertEqual(y, mask)
+            }
+        }
+    }
+
     func testDropoutBackwardUsesMaskAndSeedIsDeterministic() {
         let n = 257
         let x = randomFloats(n, seed: 2)

@@ -7,8 +7,8 @@ import XCTest
 /// weights, batch-norm statistics and evaluation outputs, within float tolerance: only the order
 /// of float sums may differ. Covers the paths that only multi-lane runs take: the conv
 /// weight-gradient reduction over lane partials, Linear split by rows, BatchNorm split by
-/// channel, and Dropout split into blocks — including lanes whose dropout share is empty (a
-/// dropout of fewer elements than lanes × 4096). Uses only Network's public API.
+/// channel, and Dropout split by elements (its mask is a hash of each element's index, so any
+/// split draws the same one). Uses only Network's public API.
 final class LaneConsistencyTests: XCTestCase {
     static let spec = """
         name: lanes

@@ -37,31 +37,60 @@ func reluBackward(output: UnsafePointer<Float>, outputGradient: UnsafePointer<Fl
     }
 }
 
-/// Elements per dropout random stream: the mask of element i comes from stream i / 4096 of the
-/// step's seed, so any split of the elements between lanes draws the same mask.
-let dropoutBlock = 4096
+/// The dropout mask's random number for element `index` of a step: a counter-based hash (two
+/// rounds of MurmurHash3's 32-bit finalizer, keyed by the step seed's halves), so every element's
+/// draw is independent of how the elements are split between lanes and of the order they run in.
+/// For one seed it is a bijection of the index. Its top 24 bits are the uniform draw.
+/// scripts/cnnc_torch.py (`cnnc_dropout_keep`) computes the same numbers for the twin trainers.
+@inline(__always)
+func dropoutHash(_ index: SIMD8<UInt32>, seed: UInt64) -> SIMD8<UInt32> {
+    @inline(__always) func mix(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        var x = v ^ (v &>> 16)
+        x = x &* 0x85EB_CA6B
+        x ^= x &>> 13
+        x = x &* 0xC2B2_AE35
+        return x ^ (x &>> 16)
+    }
+    let low = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: seed))
+    let high = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: seed >> 32))
+    return mix(mix((index &* 0x9E37_79B9) ^ low) ^ high)
+}
+
+/// The 24-bit draws at or above which an element is kept with probability 1 − p: element i is
+/// kept when `dropoutHash(i) >> 8 ≥ dropoutCut(p)`, i.e. when its uniform float in [0, 1) with 24
+/// random bits is ≥ Float(p) (exactly: both sides are multiples of 2⁻²⁴ after the rounding up).
+func dropoutCut(p: Double) -> UInt32 {
+    UInt32((Double(Float(p)) * 16_777_216).rounded(.up))
+}
 
 /// Dropout forward in training mode (inverted) for elements [first, first + count): each element
 /// is kept with probability 1 − p and scaled by 1/(1 − p); the mask holds 0 or 1/(1 − p). May run
-/// in place. A non-empty range must start on a multiple of `dropoutBlock` (an empty share, such as
-/// a last lane's past the end, may start anywhere).
-/// - input, output, mask: [total], touched in [first, first + count)
+/// in place. Any split of the elements between calls draws the same mask.
+/// - input, output, mask: [total], touched in [first, first + count); total < 2³²
 @inline(never)
 func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     mask: UnsafeMutablePointer<Float>, p: Double, seed: UInt64, first: Int, count: Int) {
-    precondition(count == 0 || first % dropoutBlock == 0, "dropout ranges start on a block")
-    let scale = Float(1 / (1 - p))
-    let threshold = Float(p)
-    var start = first
-    while start < first + count {
-        let end = min(start + dropoutBlock, first + count)
-        var generator = SeededGenerator(seed: seed ^ (UInt64(start / dropoutBlock) &* 0x9E37_79B9_7F4A_7C15))
-        for i in start..<end {
-            let keep = generator.nextUnitFloat() >= threshold
-            mask[i] = keep ? scale : 0
-            output[i] = input[i] * mask[i]
+    precondition(first + count <= Int(UInt32.max), "dropout indexes elements with 32 bits")
+    let scale = Lanes(repeating: Float(1 / (1 - p)))
+    let cut = SIMD8<UInt32>(repeating: dropoutCut(p: p))
+    let step = SIMD8<UInt32>(repeating: 8)
+    var index = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt32(first)
+    var i = first
+    let end = first + count
+    while i < end {
+        let keep = (dropoutHash(index, seed: seed) &>> 8) .>= cut
+        let m = Lanes().replacing(with: scale, where: keep)
+        if i + 8 <= end {
+            storeLanes(m, mask + i)
+            storeLanes(loadLanes(input + i) * m, output + i)
+        } else {
+            for l in 0..<(end - i) {
+                mask[i + l] = m[l]
+                output[i + l] = input[i + l] * m[l]
+            }
         }
-        start = end
+        index &+= step
+        i += 8
     }
 }
 
@@ -69,13 +98,6 @@ func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Fl
 func dropoutForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     mask: UnsafeMutablePointer<Float>, p: Double, count: Int, generator: inout SeededGenerator) {
     dropoutForward(input: input, output: output, mask: mask, p: p, seed: generator.next(), first: 0, count: count)
-}
-
-/// The block-aligned share of `count` dropout elements that `lane` of `lanes` takes.
-func dropoutShare(of count: Int, lane: Int, lanes: Int) -> Range<Int> {
-    let blocks = (count + dropoutBlock - 1) / dropoutBlock
-    let share = laneShare(of: blocks, lane: lane, lanes: lanes)
-    return min(share.lowerBound * dropoutBlock, count)..<min(share.upperBound * dropoutBlock, count)
 }
 
 /// Dropout backward: the gradient passes where the element was kept, with the same scale.

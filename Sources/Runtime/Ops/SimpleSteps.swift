@@ -70,7 +70,7 @@ struct DropoutStep {
     func forward(_ run: ForwardRun, _ lane: Lane) {
         let count = run.batch * outputPerExample
         if drawsSeed(training: run.training) {
-            let part = dropoutShare(of: count, lane: lane.task, lanes: lane.tasks)
+            let part = lane.share(count)
             dropoutForward(input: input, output: output, mask: mask!, p: p, seed: run.seed,
                            first: part.lowerBound, count: part.count)
             return
