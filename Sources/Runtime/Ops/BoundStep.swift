@@ -168,10 +168,17 @@ func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer,
     while k < graph.steps.count {
         if let fused = fusions.first, fused.first == k {
             fusions.removeFirst()
-            guard case let .batchNorm(norm) = single(k) else { preconditionFailure("a fusion starts at batch norm") }
-            var pool: MaxPoolStep?
-            if fused.pattern == .batchNormReLUMaxPool, case let .maxPool(p) = single(k + 2) { pool = p }
-            kernels.append(Kernel(step: .batchNormReLU(BatchNormReLUStep(norm: norm, pool: pool)), steps: fused.steps))
+            switch fused.pattern {
+            case .batchNormReLU, .batchNormReLUMaxPool:
+                guard case let .batchNorm(norm) = single(k) else { preconditionFailure("a fusion starts at batch norm") }
+                var pool: MaxPoolStep?
+                if fused.pattern == .batchNormReLUMaxPool, case let .maxPool(p) = single(k + 2) { pool = p }
+                kernels.append(Kernel(step: .batchNormReLU(BatchNormReLUStep(norm: norm, pool: pool)), steps: fused.steps))
+            case .reluMaxPool:
+                guard case var .maxPool(pool) = single(k + 1) else { preconditionFailure("ReLU+MaxPool2D ends at a pool") }
+                pool.relu = true
+                kernels.append(Kernel(step: .maxPool(pool), steps: fused.steps))
+            }
             k = fused.steps.upperBound
         } else {
             kernels.append(Kernel(step: single(k), steps: k..<(k + 1)))
