@@ -46,6 +46,8 @@ struct DirectPlanes {
     var channelStride: Int { images * imageStride }
     /// Floats of the padded copy (0 when the tensor is read in place).
     var copyCount: Int { pad.h == 0 && pad.w == 0 ? 0 : channels * channelStride }
+    /// Floats of the channels-last copy the convolving passes read (`directChannelsLast`).
+    var channelsLastCount: Int { channels * images * rows * pitch }
 }
 
 /// Sizes of one lane's direct-convolution scratch for a pass, and the tables' places in it.
@@ -62,8 +64,9 @@ struct DirectLayout {
     var transposed: Bool
 
     /// [copy | taps (Int32) | pixels (Int32) | pixels' windows (2 × Int32) | pixels' output
-    /// offsets (Int32) | tile 6×16 | dYᵀ]
-    var tapsOffset: Int { planes.copyCount }
+    /// offsets (Int32) | tile 6×16 | dYᵀ]; the copy is channels-last for the convolving passes
+    /// (`directChannelsLast`), the padded planes (if any) for the weight gradient (`directSource`).
+    var tapsOffset: Int { transposed ? planes.copyCount : planes.channelsLastCount }
     var pixelsOffset: Int { tapsOffset + taps }
     var windowsOffset: Int { pixelsOffset + pixels }
     var addressesOffset: Int { windowsOffset + 2 * pixels }
@@ -352,12 +355,14 @@ func directStoreScattered(_ tile: UnsafePointer<Float>, lane: Int, columns: Int,
 enum DirectTapOrder {
     /// (c, ky, kx): PyTorch's weight order, for the weight gradient.
     case channelMajor
-    /// (ky, kx, c): the convolutions', so that a tile's window is one contiguous run per kernel row.
+    /// (ky, kx, c) over a channels-last copy (`directChannelsLast`): the convolutions', so that a
+    /// tile's window is one contiguous run per kernel row and consecutive taps read consecutive
+    /// floats.
     case windowMajor
 }
 
-/// Fills `table` with the offsets of the taps (c, ky, kx) in `planes`, c·channelStride +
-/// ky·pitch + kx, in `order`.
+/// Fills `table` with the offsets of the taps (c, ky, kx) in `order`: channelMajor in `planes`,
+/// c·channelStride + ky·pitch + kx; windowMajor in their channels-last copy, (ky·pitch + kx)·C + c.
 /// - table: [channels·KH·KW]
 @inline(__always)
 func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernel: Pair,
@@ -365,9 +370,12 @@ func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes
     for c in 0..<p.channels {
         for ky in 0..<kernel.h {
             for kx in 0..<kernel.w {
-                let i = order == .channelMajor ? (c * kernel.h + ky) * kernel.w + kx
-                                               : (ky * kernel.w + kx) * p.channels + c
-                table[i] = Int32(c * p.channelStride + ky * p.pitch + kx)
+                switch order {
+                case .channelMajor:
+                    table[(c * kernel.h + ky) * kernel.w + kx] = Int32(c * p.channelStride + ky * p.pitch + kx)
+                case .windowMajor:
+                    table[(ky * kernel.w + kx) * p.channels + c] = Int32((ky * p.pitch + kx) * p.channels + c)
+                }
             }
         }
     }
@@ -378,13 +386,14 @@ func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes
 /// pad + H − 1 − oy] within [0, KH), likewise for columns), so that the six pixels of a tile share
 /// one: runs of rows with the same kernel rows × runs of columns with the same kernel columns,
 /// each over every image.
-/// - bases: [pixels] the window's top-left offset in `planes`, image·imageStride + oy·pitch + ox
+/// - bases: [pixels] the window's top-left offset in the channels-last copy of `planes`,
+///   ((image·rows + oy)·pitch + ox)·C
 /// - windows: [pixels, 2] ky0 | ky1 << 16, kx0 | kx1 << 16
 /// - addresses: [pixels] the pixel's offset in the output, image·OH·OW + oy·OW + ox
 /// - valid: the source's unpadded size and its padding (`DirectPlanes` before any in-place view)
 @inline(__always)
 func directPixelTables(bases: UnsafeMutablePointer<Int32>, windows: UnsafeMutablePointer<Int32>,
-                       addresses: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, valid: DirectPlanes,
+                       addresses: UnsafeMutablePointer<Int32>, planes p: DirectPlanes,
                        kernel: Pair, images: Int, outHeight: Int, outWidth: Int) {
     // First | last << 16; (1, 0) when the window is empty (the pixel reads only the border).
     @inline(__always) func range(_ o: Int, pad: Int, size: Int, k: Int) -> Int32 {
@@ -396,18 +405,18 @@ func directPixelTables(bases: UnsafeMutablePointer<Int32>, windows: UnsafeMutabl
     var i = 0
     var y0 = 0
     while y0 < outHeight {
-        let rowWindow = range(y0, pad: valid.pad.h, size: valid.height, k: kernel.h)
+        let rowWindow = range(y0, pad: p.pad.h, size: p.height, k: kernel.h)
         var y1 = y0 + 1
-        while y1 < outHeight && range(y1, pad: valid.pad.h, size: valid.height, k: kernel.h) == rowWindow { y1 += 1 }
+        while y1 < outHeight && range(y1, pad: p.pad.h, size: p.height, k: kernel.h) == rowWindow { y1 += 1 }
         var x0 = 0
         while x0 < outWidth {
-            let columnWindow = range(x0, pad: valid.pad.w, size: valid.width, k: kernel.w)
+            let columnWindow = range(x0, pad: p.pad.w, size: p.width, k: kernel.w)
             var x1 = x0 + 1
-            while x1 < outWidth && range(x1, pad: valid.pad.w, size: valid.width, k: kernel.w) == columnWindow { x1 += 1 }
+            while x1 < outWidth && range(x1, pad: p.pad.w, size: p.width, k: kernel.w) == columnWindow { x1 += 1 }
             for image in 0..<images {
                 for oy in y0..<y1 {
                     for ox in x0..<x1 {
-                        bases[i] = Int32(image * p.imageStride + oy * p.pitch + ox)
+                        bases[i] = Int32(((image * p.rows + oy) * p.pitch + ox) * p.channels)
                         windows[2 * i] = rowWindow
                         windows[2 * i + 1] = columnWindow
                         addresses[i] = Int32((image * outHeight + oy) * outWidth + ox)
@@ -469,6 +478,33 @@ func directSource(_ tensor: UnsafePointer<Float>, planes p: DirectPlanes, batch:
     return (UnsafePointer(scratch), p)
 }
 
+/// A channels-last, zero-bordered copy of images [first, first + count) of a [C, batch, H, W]
+/// tensor: element (image, y, x, c) of the padded planes at ((image·rows + y)·pitch + x)·C + c, so
+/// the convolving passes' consecutive taps (`windowMajor`) read consecutive floats. Each padded
+/// row is written in L1: the border zeroed, then channel by channel.
+/// - to: [planes.channelsLastCount] for `count` images
+@inline(__always)
+func directChannelsLast(_ tensor: UnsafePointer<Float>, planes p: DirectPlanes, batch: Int, first: Int, count: Int,
+                        to: UnsafeMutablePointer<Float>) {
+    let (channels, plane) = (p.channels, p.height * p.width)
+    let rowFloats = p.pitch * channels
+    for image in 0..<count {
+        let padded = to + image * p.rows * rowFloats
+        laneZero(padded, count: p.pad.h * rowFloats)
+        laneZero(padded + (p.pad.h + p.height) * rowFloats, count: (p.rows - p.pad.h - p.height) * rowFloats)
+        for y in 0..<p.height {
+            let row = padded + (p.pad.h + y) * rowFloats
+            laneZero(row, count: p.pad.w * channels)
+            laneZero(row + (p.pad.w + p.width) * channels, count: (p.pitch - p.pad.w - p.width) * channels)
+            let inner = row + p.pad.w * channels
+            for c in 0..<channels {
+                let from = tensor + (c * batch + first + image) * plane + y * p.width
+                for x in 0..<p.width { inner[x * channels + c] = from[x] }
+            }
+        }
+    }
+}
+
 @inline(__always)
 func int32Table(_ scratch: UnsafeMutablePointer<Float>, at offset: Int) -> UnsafeMutablePointer<Int32> {
     UnsafeMutableRawPointer(scratch + offset).assumingMemoryBound(to: Int32.self)
@@ -487,14 +523,14 @@ func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<
                     kernel: Pair, layout l: DirectLayout, scratch: UnsafeMutablePointer<Float>, batch: Int,
                     first: Int, count: Int) {
     guard count > 0 else { return }
-    let (source, planes) = directSource(tensor, planes: l.planes, batch: batch, first: first, count: count,
-                                        scratch: scratch)
+    directChannelsLast(tensor, planes: l.planes, batch: batch, first: first, count: count, to: scratch)
+    let source = UnsafePointer(scratch)
     let taps = int32Table(scratch, at: l.tapsOffset)
     let pixels = int32Table(scratch, at: l.pixelsOffset)
     let windows = int32Table(scratch, at: l.windowsOffset)
     let addresses = int32Table(scratch, at: l.addressesOffset)
-    directTapTable(taps, planes: planes, kernel: kernel, order: .windowMajor)
-    directPixelTables(bases: pixels, windows: windows, addresses: addresses, planes: planes, valid: l.planes,
+    directTapTable(taps, planes: l.planes, kernel: kernel, order: .windowMajor)
+    directPixelTables(bases: pixels, windows: windows, addresses: addresses, planes: l.planes,
                       kernel: kernel, images: count, outHeight: outHeight, outWidth: outWidth)
     let spatial = outHeight * outWidth
     let channelStride = batch * spatial
