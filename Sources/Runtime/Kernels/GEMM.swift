@@ -161,14 +161,16 @@ func multiplyStrided(_ a: UnsafePointer<Float>, rowStride: Int, depthStride: Int
 @inline(never)
 func multiplyTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, depth: Int) {
-    var r = 0
-    while r < rows {
-        // A last odd row is computed twice over (the same row in both slots), stored once.
-        let (a0, a1) = (a + r * lda, a + min(r + 1, rows - 1) * lda)
-        var j = 0
-        while j < columns {
-            @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> { b + min(j + i, columns - 1) * ldb }
-            let (b0, b1, b2, b3) = (row(0), row(1), row(2), row(3))
+    // Four rows of B at a time (outer), against every pair of A's rows (inner): B (a Linear's
+    // weights, larger than L2 for big layers) is read from memory once, A from cache.
+    var j = 0
+    while j < columns {
+        @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> { b + min(j + i, columns - 1) * ldb }
+        let (b0, b1, b2, b3) = (row(0), row(1), row(2), row(3))
+        var r = 0
+        while r < rows {
+            // A last odd row is computed twice over (the same row in both slots), stored once.
+            let (a0, a1) = (a + r * lda, a + min(r + 1, rows - 1) * lda)
             var (s00, s01, s02, s03) = (Lanes(), Lanes(), Lanes(), Lanes())
             var (s10, s11, s12, s13) = (Lanes(), Lanes(), Lanes(), Lanes())
             var p = 0
@@ -198,8 +200,8 @@ func multiplyTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<
                 for i in 0..<count { first[i] = s[i] }
                 if r + 1 < rows { for i in 0..<count { first[ldc + i] = s[4 + i] } }
             }
-            j += 4
+            r += 2
         }
-        r += 2
+        j += 4
     }
 }

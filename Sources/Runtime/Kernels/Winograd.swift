@@ -32,7 +32,7 @@ import Spec
 // those images of their input. `scratch` is the lane's own workspace of at least the stated count,
 // sized for the largest share that lane gets (the count grows with `images` up to a cap, then stays).
 // Each call is single-threaded; all three passes multiply with the same register-blocked FMA kernel
-// (`winogradMultiply`), not BLAS. Nothing allocates. The weight transforms read the
+// (`multiplyStrided`), not BLAS. Nothing allocates. The weight transforms read the
 // weights in PyTorch's [OC, IC, 3, 3] layout; `flipped: true` gives the transform of the input-gradient
 // convolution's kernel (spatially flipped, in/out channels swapped), used by the input-gradient pass.
 //
@@ -49,7 +49,7 @@ import Spec
 //                              rounded up to 8), so that the transforms load 8 channels as one SIMD8
 //   V      [α², T, ICp]        transformed input tiles (α = m + 2), one matrix per tile element ξ
 //   M      [α², T, OCp]        V[ξ] · U[ξ] for each ξ: α² products [T × IC]·[IC × OCp] by
-//                              `winogradMultiply` (no packing; faster than BLAS at these sizes)
+//                              `multiplyStrided` (no packing; faster than BLAS at these sizes)
 //   U      [α², IC, OCp]       the transformed weights (zero past OC)
 // and the output transform writes Aᵀ M A (+ bias) for 8 output channels at a time into the CBHW output.
 
