@@ -11,7 +11,7 @@ extension LayerName {
 }
 
 /// Markers around the generated table in README.md.
-public let layerTableBeginMarker = "<!-- layer table: generated from LayerTable by `cnnc schema --readme-table`; edit Sources/Spec/Layers/LayerTable.swift -->"
+public let layerTableBeginMarker = "<!-- layer table: generated from LayerTable by `cnnc schema --readme-table`; edit the kind's file in Sources/Spec/Layers/Kinds/ -->"
 public let layerTableEndMarker = "<!-- end of layer table -->"
 
 /// The README's layer table (Markdown), without the markers.
