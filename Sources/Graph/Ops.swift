@@ -118,22 +118,21 @@ public enum Op: Hashable, Sendable {
 }
 
 extension LayerKind {
-    /// The kind's shape rule: the one switch in Graph from a spec layer to its family.
+    /// The layer's shape rule: its typed spec (`LayerKind.spec`, whose type is `name.family`) as
+    /// Graph sees it. `LayerName.shapeFamily` names each family as a `LayerShapeRule`, so the
+    /// conformance is checked at compile time; LayerFamilyTests checks both tables name the same types.
     public var shapeRule: any LayerShapeRule {
-        switch self {
-        case let .conv2d(spec): return spec
-        case let .maxPool2d(spec): return spec
-        case let .batchNorm2d(spec): return spec
-        case let .dropout(spec): return spec
-        case .relu: return ReLUSpec()
-        case .softmax: return SoftmaxSpec()
-        case let .linear(spec): return spec
+        guard let rule = spec as? any LayerShapeRule else {
+            preconditionFailure("\(name) has no shape rule: LayerName.shapeFamily and LayerName.family disagree")
         }
+        return rule
     }
 }
 
 extension LayerName {
-    /// The kind's shape rule family, for its documentation (`LayerDocs`).
+    /// The kind's family in Graph: the one switch in Graph over the whitelist. Each arm names the
+    /// kind's spec type (as `family` does), which does not compile until it conforms to
+    /// `LayerShapeRule` in Graph/Layers/.
     public var shapeFamily: any LayerShapeRule.Type {
         switch self {
         case .linear: return LinearSpec.self

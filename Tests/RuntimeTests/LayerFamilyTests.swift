@@ -10,11 +10,11 @@ final class LayerFamilyTests: XCTestCase {
     func testEveryOpHasItsRuntimeFamily() throws {
         let yaml = """
         layers:
-          - Conv2D: {out_channels: 4, kernel_size: 3, padding: 1}
-          - BatchNorm2D
-          - ReLU
-          - MaxPool2D: {kernel_size: 2}
+          - MaxPool2D: {kernel_size: 2, stride: 1}
+          - Conv2D: {out_channels: 3, kernel_size: [5, 3], stride: 2, bias: false}
           - Dropout: {p: 0.25}
+          - BatchNorm2D: {momentum: 0.2}
+          - ReLU
           - Linear: {out_features: 10, bias: false}
           - Softmax
 

@@ -2,7 +2,7 @@ import Spec
 
 /// A layer kind's shape rule, on its typed spec (Spec's `LayerKindSpec`): the op it becomes on an
 /// input. Each kind conforms in its file in Graph/Layers/, next to its op's `OpRule`;
-/// `LayerKind.shapeRule` and `LayerName.shapeFamily` (Ops.swift) are the switches that reach it.
+/// `LayerName.shapeFamily` (Ops.swift) is the switch that names it, `LayerKind.shapeRule` reaches it.
 public protocol LayerShapeRule: LayerKindSpec {
     /// The op and output shape of `layer` (this spec) on `input`, or why the input does not fit.
     /// Arguments are already checked against `Graph.sizeLimit`.

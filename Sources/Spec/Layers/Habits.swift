@@ -20,6 +20,9 @@ public enum ForeignArgument: Hashable, Sendable {
     case activation
     /// Arguments whose behaviour cnnc fixes (`inplace`, Softmax's `dim`): `reason` says how.
     case fixed(reason: String)
+
+    /// Keras's name for the cnnc argument `target`.
+    static func keras(_ target: String) -> ForeignArgument { .renamed(to: target, framework: "Keras") }
 }
 
 enum Habits {

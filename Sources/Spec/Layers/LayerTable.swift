@@ -21,8 +21,7 @@
 /// 3. Graph/Layers/Gelu.swift — `GeluSpec: LayerShapeRule` (the shape rule and its words for the
 ///    README) and the op's geometry `GeluGeometry: OpRule` (parameter slots and shapes, MACs,
 ///    tensors saved for backward, dataflow and in-place facts, scratch, window, settings text).
-/// 4. Graph/Ops.swift — a case in `Op`, and an arm in `Op.rule`, `LayerKind.shapeRule` and
-///    `LayerName.shapeFamily`.
+/// 4. Graph/Ops.swift — a case in `Op`, and an arm in `Op.rule` and `LayerName.shapeFamily`.
 /// 5. Runtime/Ops/GeluStep.swift — the bound step (`RunnableStep`) and `GeluGeometry: RuntimeOp`:
 ///    how the step is bound, how PyTorch initializes its slots, its PyTorch module and ONNX node.
 /// 6. Runtime/Ops/BoundStep.swift — an arm in `Op.runtime`.

@@ -30,7 +30,7 @@ public struct BatchNorm2DSpec: LayerKindSpec {
         ])
 
     public static let foreignArguments: [String: ForeignArgument] = [
-        "epsilon": .renamed(to: "eps", framework: "Keras"),
+        "epsilon": .keras("eps"),
     ]
 
     public static let foreignNames: [String: (message: String, hint: String)] = [

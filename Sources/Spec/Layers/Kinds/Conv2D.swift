@@ -47,9 +47,9 @@ public struct Conv2DSpec: LayerKindSpec {
         ])
 
     public static let foreignArguments: [String: ForeignArgument] = [
-        "filters": .renamed(to: "out_channels", framework: "Keras"),
-        "strides": .renamed(to: "stride", framework: "Keras"),
-        "use_bias": .renamed(to: "bias", framework: "Keras"),
+        "filters": .keras("out_channels"),
+        "strides": .keras("stride"),
+        "use_bias": .keras("bias"),
     ]
 
     public init?(_ arguments: inout LayerArguments) {

@@ -25,7 +25,7 @@ public struct DropoutSpec: LayerKindSpec {
         ])
 
     public static let foreignArguments: [String: ForeignArgument] = [
-        "rate": .renamed(to: "p", framework: "Keras"),
+        "rate": .keras("p"),
     ]
 
     public init?(_ arguments: inout LayerArguments) {

@@ -27,8 +27,8 @@ public struct LinearSpec: LayerKindSpec {
         ])
 
     public static let foreignArguments: [String: ForeignArgument] = [
-        "units": .renamed(to: "out_features", framework: "Keras"),
-        "use_bias": .renamed(to: "bias", framework: "Keras"),
+        "units": .keras("out_features"),
+        "use_bias": .keras("bias"),
     ]
 
     public static let foreignNames: [String: (message: String, hint: String)] = [

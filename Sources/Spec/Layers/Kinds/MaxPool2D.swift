@@ -34,8 +34,8 @@ public struct MaxPool2DSpec: LayerKindSpec {
         ])
 
     public static let foreignArguments: [String: ForeignArgument] = [
-        "pool_size": .renamed(to: "kernel_size", framework: "Keras"),
-        "strides": .renamed(to: "stride", framework: "Keras"),
+        "pool_size": .keras("kernel_size"),
+        "strides": .keras("stride"),
     ]
 
     public static let foreignNames: [String: (message: String, hint: String)] = [
