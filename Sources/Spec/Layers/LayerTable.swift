@@ -27,6 +27,11 @@
 /// 6. Runtime/Ops/BoundStep.swift — an arm in `Op.runtime`.
 /// 7. Runtime/Kernels/ — the kernel functions the step calls, when no existing kernel serves.
 ///
+/// Then regenerate the two copies tests compare with the table: schema/cnnc-spec.schema.json
+/// (`cnnc schema`) and README.md's layer table (`cnnc schema --readme-table`); and, for the
+/// PyTorch cross-checks (scripts/compare-pytorch, lockstep-pytorch), add the kind to
+/// scripts/cnnc_torch.py.
+///
 /// Everything else — the decoder, did-you-mean, `cnnc schema`, the README table, the language
 /// server, `--set` sweeps, `resolved.yaml`, the buffer planner, `cnnc check`, parameter
 /// initialization and the exporters — reads the families through these protocols. Every switch
