@@ -119,7 +119,7 @@ public struct BufferPlan: Hashable, Sendable {
         self.schedule = builder.schedule
         let fusions = fuse ? BufferPlan.fusions(graph: graph, steps: builder.steps, tensors: builder.tensors) : []
         var tensors = builder.tensors
-        BufferPlan.widenLifetimes(&tensors, for: fusions, stepCount: graph.steps.count, training: mode == .training)
+        BufferPlan.widenLifetimes(&tensors, for: fusions, steps: builder.steps, stepCount: graph.steps.count, training: mode == .training)
         let placed = placeTensors(tensors)
         self.tensors = placed.tensors
         self.arenaBytes = placed.arenaBytes

@@ -7,11 +7,15 @@ public enum FusedPattern: String, Hashable, Sendable {
     /// BatchNorm2D → ReLU → MaxPool2D: as above, with each channel pooled (and the pool's gradient
     /// scattered) while that channel is in cache.
     case batchNormReLUMaxPool = "BatchNorm2D+ReLU+MaxPool2D"
+    /// ReLU → MaxPool2D: the pool takes each window's maximum of the ReLU's input and applies the
+    /// ReLU to it (max(relu(x)) = relu(max(x)), exactly), and its backward sends a gradient only
+    /// where that maximum is positive; the ReLU itself never runs, in either pass.
+    case reluMaxPool = "ReLU+MaxPool2D"
 
     /// Steps the pattern covers.
     public var length: Int {
         switch self {
-        case .batchNormReLU: return 2
+        case .batchNormReLU, .reluMaxPool: return 2
         case .batchNormReLUMaxPool: return 3
         }
     }
@@ -35,10 +39,16 @@ extension BufferPlan {
     /// schedule position of the group (forward positions first…last, backward 2n − last…2n − first)
     /// is kept alive over all of them: the planner then never gives one group tensor's memory to
     /// another.
-    static func widenLifetimes(_ tensors: inout [PlannedTensor], for fusions: [FusedSteps], stepCount n: Int,
-                               training: Bool) {
+    /// A fused ReLU+MaxPool2D's backward also reads the pool's output (the ReLU's mask), which the
+    /// unfused steps' backward passes do not: that output stays alive until then.
+    static func widenLifetimes(_ tensors: inout [PlannedTensor], for fusions: [FusedSteps], steps: [StepBuffers],
+                               stepCount n: Int, training: Bool) {
         for group in fusions {
             let first = group.first, last = group.steps.upperBound - 1
+            if training && group.pattern == .reluMaxPool {
+                let output = steps[last].output
+                tensors[output].lastUse = max(tensors[output].lastUse, 2 * n - first)
+            }
             var spans = [first...last]
             if training { spans.append((2 * n - last)...(2 * n - first)) }
             for span in spans {
@@ -51,26 +61,38 @@ extension BufferPlan {
     }
 
     /// The fusions a plan allows: batch norm followed by a ReLU that runs in place on its output
-    /// (and, in training, whose gradient runs in place too), then optionally a max pool.
+    /// (and, in training, whose gradient runs in place too), then optionally a max pool; else a
+    /// ReLU that runs in place (both passes) followed by a max pool.
     static func fusions(graph: Graph, steps: [StepBuffers], tensors: [PlannedTensor]) -> [FusedSteps] {
         func root(_ id: Int) -> Int { tensors[id].aliasOf ?? id }
         func sameMemory(_ a: Int?, _ b: Int?) -> Bool {
             guard let a, let b else { return a == nil && b == nil }
             return root(a) == root(b)
         }
+        /// Step `k` is a ReLU whose output and gradient are its input's and its output gradient's.
+        func reluInPlace(_ k: Int) -> Bool {
+            guard k < graph.steps.count, case .relu = graph.steps[k].op else { return false }
+            return sameMemory(steps[k].output, steps[k].input)
+                && sameMemory(steps[k].inputGradient, steps[k].outputGradient)
+        }
+        func isMaxPool(_ k: Int) -> Bool {
+            guard k < graph.steps.count, case .maxPool2d = graph.steps[k].op else { return false }
+            return true
+        }
         var result: [FusedSteps] = []
         var k = 0
         while k + 1 < graph.steps.count {
-            guard case .batchNorm2d = graph.steps[k].op, case .relu = graph.steps[k + 1].op,
-                  sameMemory(steps[k + 1].output, steps[k].output),
-                  sameMemory(steps[k + 1].inputGradient, steps[k + 1].outputGradient),
-                  sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) else {
+            let pattern: FusedPattern
+            if case .batchNorm2d = graph.steps[k].op, case .relu = graph.steps[k + 1].op,
+               sameMemory(steps[k + 1].output, steps[k].output),
+               sameMemory(steps[k + 1].inputGradient, steps[k + 1].outputGradient),
+               sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) {
+                pattern = isMaxPool(k + 2) ? .batchNormReLUMaxPool : .batchNormReLU
+            } else if reluInPlace(k) && isMaxPool(k + 1) {
+                pattern = .reluMaxPool
+            } else {
                 k += 1
                 continue
-            }
-            var pattern = FusedPattern.batchNormReLU
-            if k + 2 < graph.steps.count, case .maxPool2d = graph.steps[k + 2].op {
-                pattern = .batchNormReLUMaxPool
             }
             result.append(FusedSteps(first: k, pattern: pattern))
             k += pattern.length

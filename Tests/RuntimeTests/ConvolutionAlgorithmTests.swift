@@ -122,4 +122,23 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     func testDirectNetworkMatchesIm2colNetwork() {
         checkAgainstIm2col(NetworkTests.compile([1, 13, 11], Self.directKinds))
     }
+
+    /// Padding past k − 1 (a 1×1 conv padded by 1) stays im2col: the direct input gradient would
+    /// border dY by k − 1 − p < 0 (before this rule such a network corrupted the heap in training).
+    func testPaddingPastTheKernelStaysIm2col() {
+        let kinds: [LayerKind] = [
+            .conv2d(Conv2DSpec(outChannels: 4, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .relu,
+            .conv2d(Conv2DSpec(outChannels: 4, kernel: Pair(square: 1), padding: Pair(square: 1))),
+            .conv2d(Conv2DSpec(outChannels: 3, kernel: Pair(3, 2), padding: Pair(1, 2))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ]
+        let graph = NetworkTests.compile([1, 9, 8], kinds)
+        guard case let .conv2d(padded) = graph.steps[2].op, case let .conv2d(wide) = graph.steps[3].op else {
+            return XCTFail("convs expected")
+        }
+        XCTAssertNil(convolutionAlgorithm(padded))
+        XCTAssertNil(convolutionAlgorithm(wide))
+        checkAgainstIm2col(graph)
+    }
 }

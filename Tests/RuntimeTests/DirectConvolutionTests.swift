@@ -102,6 +102,10 @@ final class DirectConvolutionTests: XCTestCase {
         for t in Self.cases { XCTAssertTrue(directConvolutionApplies(t.geometry)) }
         XCTAssertFalse(directConvolutionApplies(ConvolutionTests.cases[2].geometry), "stride 2")
         XCTAssertFalse(directConvolutionApplies(ConvolutionTests.cases[4].geometry), "stride (2, 1)")
+        let padded = Self.conv(c: 2, oc: 3, h: 4, w: 4, k: Pair(square: 1), pad: Pair(square: 1), batch: 1)
+        XCTAssertFalse(directConvolutionApplies(padded.geometry), "padding 1 with a 1×1 kernel")
+        let wide = Self.conv(c: 2, oc: 3, h: 4, w: 4, k: Pair(3, 2), pad: Pair(1, 2), batch: 1)
+        XCTAssertFalse(directConvolutionApplies(wide.geometry), "padding 2 with a kernel 2 wide")
     }
 
     func testForwardMatchesReference() {
@@ -170,8 +174,8 @@ final class DirectConvolutionTests: XCTestCase {
         }
     }
 
-    /// The rearranged weights, rows in (ky, channel, kx) order: forward [tap, OCp] and flipped
-    /// [(ky, oc, kx), Cp], padding zero.
+    /// The rearranged weights, rows in (ky, kx, channel) order: forward [tap, OCp] and flipped
+    /// [(ky, kx, oc), Cp], padding zero.
     func testWeightRearrangement() {
         let t = Self.conv(c: 2, oc: 3, h: 4, w: 4, k: Pair(2, 3), pad: Pair(square: 0), batch: 1)
         let g = t.geometry
@@ -179,13 +183,16 @@ final class DirectConvolutionTests: XCTestCase {
         var forward = [Float](repeating: .nan, count: directTransformedWeightCount(geometry: g, flipped: false))
         directTransformWeights(weight: weight, transformed: &forward, geometry: g, flipped: false, rows: 0..<12)
         XCTAssertEqual(Array(forward[0..<8]), [0, 12, 24, 0, 0, 0, 0, 0])
-        // Row 4 is (ky 0, c 1, kx 1): W[oc, 1, 0, 1] = 7, 19, 31.
-        XCTAssertEqual(Array(forward[8 * 4..<8 * 5]), [7, 19, 31, 0, 0, 0, 0, 0])
+        // Row 3 is (ky 0, kx 1, c 1): W[oc, 1, 0, 1] = 7, 19, 31; row 4 (ky 0, kx 2, c 0): 2, 14, 26.
+        XCTAssertEqual(Array(forward[8 * 3..<8 * 4]), [7, 19, 31, 0, 0, 0, 0, 0])
+        XCTAssertEqual(Array(forward[8 * 4..<8 * 5]), [2, 14, 26, 0, 0, 0, 0, 0])
         var flipped = [Float](repeating: .nan, count: directTransformedWeightCount(geometry: g, flipped: true))
         directTransformWeights(weight: weight, transformed: &flipped, geometry: g, flipped: true, rows: 0..<18)
         // Row (ky 0, oc 0, kx 0) holds W[0, c, 1, 2]: 5 and 11.
         XCTAssertEqual(Array(flipped[0..<8]), [5, 11, 0, 0, 0, 0, 0, 0])
-        // Row 17, (ky 1, oc 2, kx 2), holds W[2, c, 0, 0]: 24 and 30.
+        // Row 17, (ky 1, kx 2, oc 2), holds W[2, c, 0, 0]: 24 and 30; row 1, (ky 0, kx 0, oc 1),
+        // W[1, c, 1, 2]: 17 and 23.
         XCTAssertEqual(Array(flipped[8 * 17..<8 * 18]), [24, 30, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(Array(flipped[8 * 1..<8 * 2]), [17, 23, 0, 0, 0, 0, 0, 0])
     }
 }

@@ -20,6 +20,39 @@ final class FusionTests: XCTestCase {
         .linear(LinearSpec(outFeatures: 10)),
     ]
 
+    /// Conv → ReLU → pool twice (fused as ReLU+MaxPool2D; 2×2 pools over rows of 9 and 4 windows,
+    /// and 3×3/2 over 9×9 for the general loop), ReLU → linear (not fused).
+    static let reluPoolKinds: [LayerKind] = [
+        .conv2d(Conv2DSpec(outChannels: 3, kernel: Pair(square: 3), padding: Pair(square: 1))),
+        .relu,
+        .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+        .conv2d(Conv2DSpec(outChannels: 4, kernel: Pair(square: 3), padding: Pair(square: 1))),
+        .relu,
+        .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+        .conv2d(Conv2DSpec(outChannels: 2, kernel: Pair(square: 1))),
+        .relu,
+        .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 3), stride: Pair(square: 2))),
+        .relu,
+        .linear(LinearSpec(outFeatures: 10)),
+    ]
+
+    func testPlanFusesReLUAndPool() {
+        let graph = NetworkTests.compile([2, 18, 19], Self.reluPoolKinds)
+        for mode in [PlanMode.training, .evaluation] {
+            let plan = BufferPlan(graph: graph, mode: mode, batchSize: 8, lanes: 2)
+            XCTAssertEqual(plan.fusions, [FusedSteps(first: 1, pattern: .reluMaxPool),
+                                          FusedSteps(first: 4, pattern: .reluMaxPool),
+                                          FusedSteps(first: 7, pattern: .reluMaxPool)], "\(mode)")
+        }
+    }
+
+    func testReLUPoolFusionMatchesUnfusedStepsToTheBit() {
+        let graph = NetworkTests.compile([2, 18, 19], Self.reluPoolKinds)
+        for lanes in 1...3 {
+            XCTAssertEqual(run(graph, lanes: lanes, fuse: true), run(graph, lanes: lanes, fuse: false), "\(lanes) lanes")
+        }
+    }
+
     func testPlanFusesBatchNormReLUAndPool() {
         let graph = NetworkTests.compile([2, 9, 9], Self.kinds)
         for mode in [PlanMode.training, .evaluation] {

@@ -9,8 +9,10 @@ import Spec
 //
 //     acc[j][l] += x[base_j + offsets[i]] · v[i·stride + l]     j < 6, l < 16, i < count.
 //
-// - forward:         j = six output pixels, i = the taps (c, ky, kx), v = the weights as [taps, OCp];
+// - forward:         j = six output pixels, i = the taps (ky, kx, c), v = the weights as [taps, OCp];
 // - input gradient:  the forward convolution of dY (padded by k − 1 − p) with the flipped kernel;
+//                    each tile runs only the taps that read inside the unpadded source (pixels
+//                    are ordered by that window, so a tile's six share it: no work on the border);
 // - weight gradient: j = six taps, i = the pixels, v = dY transposed to [pixels, OCp].
 //
 // Twelve accumulators, two weight (or dY) vectors and one broadcast: 15 of AVX2's 16 registers,
@@ -18,9 +20,10 @@ import Spec
 // lane builds in its scratch (`DirectLayout`); padding is a zero-bordered copy of the lane's images.
 
 /// Whether the direct kernels compute this convolution in all three passes: stride 1 (the
-/// input-gradient pass is then itself a stride-1 convolution), any kernel and padding.
+/// input-gradient pass is then itself a stride-1 convolution, of dY bordered by k − 1 − p), any
+/// kernel, padding up to k − 1 (more would leave that border negative; such convs are im2col).
 public func directConvolutionApplies(_ g: Conv2DGeometry) -> Bool {
-    g.stride.h == 1 && g.stride.w == 1
+    g.stride.h == 1 && g.stride.w == 1 && g.padding.h < g.kernel.h && g.padding.w < g.kernel.w
 }
 
 /// Channels of one micro-kernel tile (two vectors) and pixels or taps of one tile.
@@ -43,6 +46,8 @@ struct DirectPlanes {
     var channelStride: Int { images * imageStride }
     /// Floats of the padded copy (0 when the tensor is read in place).
     var copyCount: Int { pad.h == 0 && pad.w == 0 ? 0 : channels * channelStride }
+    /// Floats of the channels-last copy the convolving passes read (`directChannelsLast`).
+    var channelsLastCount: Int { channels * images * rows * pitch }
 }
 
 /// Sizes of one lane's direct-convolution scratch for a pass, and the tables' places in it.
@@ -58,11 +63,14 @@ struct DirectLayout {
     /// The weight-gradient pass also keeps dY transposed, [pixels, vectorChannels] (`DirectGroups`).
     var transposed: Bool
 
-    /// [copy | taps (Int32) | pixels (Int32) | pixels' kernel rows (Int32) | tile 6×16 | dYᵀ]
-    var tapsOffset: Int { planes.copyCount }
+    /// [copy | taps (Int32) | pixels (Int32) | pixels' windows (2 × Int32) | pixels' output
+    /// offsets (Int32) | tile 6×16 | dYᵀ]; the copy is channels-last for the convolving passes
+    /// (`directChannelsLast`), the padded planes (if any) for the weight gradient (`directSource`).
+    var tapsOffset: Int { transposed ? planes.copyCount : planes.channelsLastCount }
     var pixelsOffset: Int { tapsOffset + taps }
-    var rowsOffset: Int { pixelsOffset + pixels }
-    var tileOffset: Int { rowsOffset + pixels }
+    var windowsOffset: Int { pixelsOffset + pixels }
+    var addressesOffset: Int { windowsOffset + 2 * pixels }
+    var tileOffset: Int { addressesOffset + pixels }
     var transposedOffset: Int { tileOffset + directTileWidth * directTileChannels }
     var count: Int { transposedOffset + (transposed ? pixels * vectorChannels : 0) }
 
@@ -117,10 +125,10 @@ public func directTransformedWeightRows(geometry g: Conv2DGeometry, flipped: Boo
 }
 
 /// Rearranges the weights for the direct kernels, rows `rows` of them, channel-group-major
-/// (`DirectGroups`), the rows in the convolution's tap order (`DirectTapOrder.rowMajor`).
+/// (`DirectGroups`), the rows in the convolution's tap order (`DirectTapOrder.windowMajor`).
 /// - weight: [OC, C, KH, KW]
-/// - transformed: forward [KH·C·KW, OCp] (row (ky, c, kx), column oc); flipped [KH·OC·KW, Cp]
-///   (row (ky, oc, kx), column c, holding W[oc, c, KH − 1 − ky, KW − 1 − kx]); padding columns 0
+/// - transformed: forward [KH·KW·C, OCp] (row (ky, kx, c), column oc); flipped [KH·KW·OC, Cp]
+///   (row (ky, kx, oc), column c, holding W[oc, c, KH − 1 − ky, KW − 1 − kx]); padding columns 0
 public func directTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                                    geometry g: Conv2DGeometry, flipped: Bool, rows: Range<Int>) {
     let (kh, kw) = (g.kernel.h, g.kernel.w)
@@ -131,8 +139,8 @@ public func directTransformWeights(weight: UnsafePointer<Float>, transformed: Un
     for row in rows {
         let source: UnsafePointer<Float>
         let columnStep: Int
-        let (ky, rest) = row.quotientAndRemainder(dividingBy: (flipped ? g.outChannels : g.inChannels) * kw)
-        let (channel, kx) = rest.quotientAndRemainder(dividingBy: kw)
+        let (position, channel) = row.quotientAndRemainder(dividingBy: flipped ? g.outChannels : g.inChannels)
+        let (ky, kx) = position.quotientAndRemainder(dividingBy: kw)
         if flipped {
             source = weight + channel * taps + (kh - 1 - ky) * kw + (kw - 1 - kx)
             columnStep = window
@@ -181,21 +189,24 @@ struct DirectGroups {
 // MARK: - The micro-kernel
 
 /// tile[j·16 + l] = Σ_i x[b_j + offsets[i]] · v[i·stride + l] for j < 6 and l < 16 (`wide`) or
-/// l < 8: the one loop all three passes run.
+/// l < 8: the one loop all three passes run. The rows i are `segments` runs of `count`, each
+/// `segmentStride` rows after the one before (one run: rows 0..<count).
 /// - x: the planes the offsets point into; b0…b5: each column's base offset
-/// - offsets: [count]
-/// - v: [count, stride], 16 (`wide`) or 8 of each row
+/// - offsets: [(segments − 1)·segmentStride + count]
+/// - v: [(segments − 1)·segmentStride + count, stride], 16 (`wide`) or 8 of each row
 /// - tile: [6, 16], overwritten
 @inline(__always)
 func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3: Int, _ b4: Int, _ b5: Int,
-                offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, stride: Int, wide: Bool,
-                tile: UnsafeMutablePointer<Float>) {
+                offsets: UnsafePointer<Int32>, count: Int, segments: Int = 1, segmentStride: Int = 0,
+                _ v: UnsafePointer<Float>, stride: Int, wide: Bool, tile: UnsafeMutablePointer<Float>) {
     let (x0, x1, x2, x3, x4, x5) = (x + b0, x + b1, x + b2, x + b3, x + b4, x + b5)
     if wide {
         var (a00, a01, a10, a11) = (Lanes(), Lanes(), Lanes(), Lanes())
         var (a20, a21, a30, a31) = (Lanes(), Lanes(), Lanes(), Lanes())
         var (a40, a41, a50, a51) = (Lanes(), Lanes(), Lanes(), Lanes())
-        var pv = v
+        for segment in 0..<segments {
+        let offsets = offsets + segment * segmentStride
+        var pv = v + segment * segmentStride * stride
         var i = 0
         while i < count {
             let o = Int(offsets[i])
@@ -215,6 +226,7 @@ func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3
             pv += stride
             i &+= 1
         }
+        }
         storeLanes(a00, tile); storeLanes(a01, tile + 8)
         storeLanes(a10, tile + 16); storeLanes(a11, tile + 24)
         storeLanes(a20, tile + 32); storeLanes(a21, tile + 40)
@@ -223,7 +235,9 @@ func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3
         storeLanes(a50, tile + 80); storeLanes(a51, tile + 88)
     } else {
         var (a0, a1, a2, a3, a4, a5) = (Lanes(), Lanes(), Lanes(), Lanes(), Lanes(), Lanes())
-        var pv = v
+        for segment in 0..<segments {
+        let offsets = offsets + segment * segmentStride
+        var pv = v + segment * segmentStride * stride
         var i = 0
         while i < count {
             let o = Int(offsets[i])
@@ -237,6 +251,7 @@ func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3
             pv += stride
             i &+= 1
         }
+        }
         storeLanes(a0, tile); storeLanes(a1, tile + 16); storeLanes(a2, tile + 32)
         storeLanes(a3, tile + 48); storeLanes(a4, tile + 64); storeLanes(a5, tile + 80)
     }
@@ -245,16 +260,17 @@ func directTile(_ x: UnsafePointer<Float>, _ b0: Int, _ b1: Int, _ b2: Int, _ b3
 /// Runs `directTile` over every six columns of `columns` and every channel group of `v`,
 /// handing each finished tile to `store(tile, firstColumn, columnCount, firstChannel,
 /// channelCount)`. The last columns repeat the final one rather than reading past the table.
-/// With `rows`, the offsets are `rowMajor` taps in kernel rows of `tapsPerRow`, and each tile
-/// runs only the kernel rows that some column of it reads inside the unpadded source (the rows
-/// that fall wholly in the zero border add nothing).
+/// With `windows`, the offsets are `windowMajor` taps of a KH×`kernelWidth` kernel over
+/// `sourceChannels` channels, and each tile runs only the taps of the kernel rows and columns that
+/// some column of it reads inside the unpadded source (the rest read the zero border).
 /// - bases: [columns] Int32 base offsets into x; offsets: [count]
 /// - v: [count, channels] channel-group-major (`DirectGroups`)
-/// - rows: [columns] each column's first and last kernel row (`directRowTable`), or nil for all
+/// - windows: [columns, 2] each column's kernel rows and columns (`directPixelTables`), or nil for all
 @inline(__always)
 func directTiles(_ x: UnsafePointer<Float>, bases: UnsafePointer<Int32>, columns: Int,
                  offsets: UnsafePointer<Int32>, count: Int, _ v: UnsafePointer<Float>, channels: Int,
-                 rows: UnsafePointer<Int32>? = nil, tapsPerRow: Int = 0, tile: UnsafeMutablePointer<Float>,
+                 windows: UnsafePointer<Int32>? = nil, kernelWidth: Int = 0, sourceChannels: Int = 0,
+                 tile: UnsafeMutablePointer<Float>,
                  _ store: (_ tile: UnsafePointer<Float>, _ column: Int, _ columnCount: Int, _ channel: Int,
                            _ channelCount: Int) -> Void) {
     guard columns > 0 else { return }
@@ -265,22 +281,49 @@ func directTiles(_ x: UnsafePointer<Float>, bases: UnsafePointer<Int32>, columns
         var t = 0
         while t < columns {
             @inline(__always) func base(_ j: Int) -> Int { Int(bases[min(t + j, columns - 1)]) }
-            var (firstTap, taps) = (0, count)
-            if let rows {
-                var (low, high) = (Int32.max, Int32(0))
-                for j in 0..<min(directTileWidth, columns - t) {
-                    low = min(low, rows[t + j] & 0xFFFF)
-                    high = max(high, rows[t + j] >> 16)
-                }
-                firstTap = Int(low) * tapsPerRow
-                taps = max(0, Int(high - low) + 1) * tapsPerRow
+            var (firstTap, taps, segments, segmentStride) = (0, count, 1, 0)
+            if let windows {
+                let window = directTileWindow(windows + 2 * t, columns: min(directTileWidth, columns - t))
+                (firstTap, taps, segments, segmentStride) = window.segments(kernelWidth: kernelWidth,
+                                                                            channels: sourceChannels)
             }
             directTile(x, base(0), base(1), base(2), base(3), base(4), base(5), offsets: offsets + firstTap,
-                       count: taps, block + firstTap * width, stride: width, wide: wide, tile: tile)
+                       count: taps, segments: segments, segmentStride: segmentStride, block + firstTap * width,
+                       stride: width, wide: wide, tile: tile)
             store(tile, t, min(directTileWidth, columns - t), first, min(width, channels - first))
             t += directTileWidth
         }
     }
+}
+
+/// The kernel rows ky0…ky1 and columns kx0…kx1 a pixel (or a tile of them) reads inside the
+/// unpadded source; empty when ky1 < ky0 or kx1 < kx0.
+struct DirectWindow {
+    var ky0: Int32, ky1: Int32, kx0: Int32, kx1: Int32
+
+    /// The taps of this window in `windowMajor` order: runs of (kx1 − kx0 + 1)·channels taps, one
+    /// per kernel row, `segmentStride` apart, the first at `firstTap`; whole rows make one run.
+    @inline(__always)
+    func segments(kernelWidth: Int, channels: Int) -> (firstTap: Int, taps: Int, segments: Int, segmentStride: Int) {
+        let rows = Int(ky1) - Int(ky0) + 1, columns = Int(kx1) - Int(kx0) + 1
+        guard rows > 0 && columns > 0 else { return (0, 0, 0, 0) }
+        let firstTap = (Int(ky0) * kernelWidth + Int(kx0)) * channels
+        if columns == kernelWidth { return (firstTap, rows * kernelWidth * channels, 1, 0) }
+        return (firstTap, columns * channels, rows, kernelWidth * channels)
+    }
+}
+
+/// The union of `columns` pixels' windows (`directPixelTables`): each packed as two Int32,
+/// ky0 | ky1 << 16 and kx0 | kx1 << 16.
+@inline(__always)
+func directTileWindow(_ windows: UnsafePointer<Int32>, columns: Int) -> DirectWindow {
+    var w = DirectWindow(ky0: .max, ky1: .min, kx0: .max, kx1: .min)
+    for j in 0..<columns {
+        let (rows, cols) = (windows[2 * j], windows[2 * j + 1])
+        w.ky0 = min(w.ky0, rows & 0xFFFF); w.ky1 = max(w.ky1, rows >> 16)
+        w.kx0 = min(w.kx0, cols & 0xFFFF); w.kx1 = max(w.kx1, cols >> 16)
+    }
+    return w
 }
 
 /// Writes channel `lane` of a tile's `columns` columns to `row[0..<columns]`, plus `shift`.
@@ -297,18 +340,29 @@ func directStoreColumns(_ tile: UnsafePointer<Float>, lane: Int, columns: Int, s
     }
 }
 
+/// Writes channel `lane` of a tile's `columns` columns to `plane[addresses[j]]`, plus `shift`.
+/// - tile: [6, 16]; addresses: [columns]
+@inline(__always)
+func directStoreScattered(_ tile: UnsafePointer<Float>, lane: Int, columns: Int, shift: Float,
+                          _ plane: UnsafeMutablePointer<Float>, addresses: UnsafePointer<Int32>) {
+    let t = tile + lane
+    for j in 0..<columns { plane[Int(addresses[j])] = t[j * directTileChannels] + shift }
+}
+
 // MARK: - Passes
 
 /// The order of a tap table.
 enum DirectTapOrder {
     /// (c, ky, kx): PyTorch's weight order, for the weight gradient.
     case channelMajor
-    /// (ky, c, kx): the convolutions', so that a tile's kernel rows are one contiguous run.
-    case rowMajor
+    /// (ky, kx, c) over a channels-last copy (`directChannelsLast`): the convolutions', so that a
+    /// tile's window is one contiguous run per kernel row and consecutive taps read consecutive
+    /// floats.
+    case windowMajor
 }
 
-/// Fills `table` with the offsets of the taps (c, ky, kx) in `planes`, c·channelStride +
-/// ky·pitch + kx, in `order`.
+/// Fills `table` with the offsets of the taps (c, ky, kx) in `order`: channelMajor in `planes`,
+/// c·channelStride + ky·pitch + kx; windowMajor in their channels-last copy, (ky·pitch + kx)·C + c.
 /// - table: [channels·KH·KW]
 @inline(__always)
 func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernel: Pair,
@@ -316,32 +370,63 @@ func directTapTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes
     for c in 0..<p.channels {
         for ky in 0..<kernel.h {
             for kx in 0..<kernel.w {
-                let i = order == .channelMajor ? (c * kernel.h + ky) * kernel.w + kx
-                                               : (ky * p.channels + c) * kernel.w + kx
-                table[i] = Int32(c * p.channelStride + ky * p.pitch + kx)
+                switch order {
+                case .channelMajor:
+                    table[(c * kernel.h + ky) * kernel.w + kx] = Int32(c * p.channelStride + ky * p.pitch + kx)
+                case .windowMajor:
+                    table[(ky * kernel.w + kx) * p.channels + c] = Int32((ky * p.pitch + kx) * p.channels + c)
+                }
             }
         }
     }
 }
 
-/// Fills `table` with each output pixel's first and last kernel row that reads inside the
-/// unpadded source (first | last << 16): for output row oy, ky ∈ [pad − oy, pad + H − 1 − oy]
-/// within [0, KH).
-/// - table: [images·outHeight·outWidth]
+/// Fills the tables of the output pixels of `images` images, ordered by their window (the kernel
+/// rows and columns that read inside the unpadded source: for output row oy, ky ∈ [pad − oy,
+/// pad + H − 1 − oy] within [0, KH), likewise for columns), so that the six pixels of a tile share
+/// one: runs of rows with the same kernel rows × runs of columns with the same kernel columns,
+/// each over every image.
+/// - bases: [pixels] the window's top-left offset in the channels-last copy of `planes`,
+///   ((image·rows + oy)·pitch + ox)·C
+/// - windows: [pixels, 2] ky0 | ky1 << 16, kx0 | kx1 << 16
+/// - addresses: [pixels] the pixel's offset in the output, image·OH·OW + oy·OW + ox
+/// - valid: the source's unpadded size and its padding (`DirectPlanes` before any in-place view)
 @inline(__always)
-func directRowTable(_ table: UnsafeMutablePointer<Int32>, planes p: DirectPlanes, kernelHeight: Int, images: Int,
-                    outHeight: Int, outWidth: Int) {
+func directPixelTables(bases: UnsafeMutablePointer<Int32>, windows: UnsafeMutablePointer<Int32>,
+                       addresses: UnsafeMutablePointer<Int32>, planes p: DirectPlanes,
+                       kernel: Pair, images: Int, outHeight: Int, outWidth: Int) {
+    // First | last << 16; (1, 0) when the window is empty (the pixel reads only the border).
+    @inline(__always) func range(_ o: Int, pad: Int, size: Int, k: Int) -> Int32 {
+        let (low, high) = (max(0, pad - o), min(k - 1, pad + size - 1 - o))
+        return high < low ? Int32(1) : Int32(low | high << 16)
+    }
+    // Runs y0..<y1 of output rows with the same kernel rows × runs x0..<x1 of output columns
+    // with the same kernel columns (plain loops: closures capturing `i` would allocate).
     var i = 0
-    for _ in 0..<images {
-        for oy in 0..<outHeight {
-            let first = max(0, p.pad.h - oy)
-            let last = min(kernelHeight - 1, p.pad.h + p.height - 1 - oy)
-            let packed = Int32(first | last << 16)
-            for _ in 0..<outWidth {
-                table[i] = packed
-                i += 1
+    var y0 = 0
+    while y0 < outHeight {
+        let rowWindow = range(y0, pad: p.pad.h, size: p.height, k: kernel.h)
+        var y1 = y0 + 1
+        while y1 < outHeight && range(y1, pad: p.pad.h, size: p.height, k: kernel.h) == rowWindow { y1 += 1 }
+        var x0 = 0
+        while x0 < outWidth {
+            let columnWindow = range(x0, pad: p.pad.w, size: p.width, k: kernel.w)
+            var x1 = x0 + 1
+            while x1 < outWidth && range(x1, pad: p.pad.w, size: p.width, k: kernel.w) == columnWindow { x1 += 1 }
+            for image in 0..<images {
+                for oy in y0..<y1 {
+                    for ox in x0..<x1 {
+                        bases[i] = Int32(((image * p.rows + oy) * p.pitch + ox) * p.channels)
+                        windows[2 * i] = rowWindow
+                        windows[2 * i + 1] = columnWindow
+                        addresses[i] = Int32((image * outHeight + oy) * outWidth + ox)
+                        i += 1
+                    }
+                }
             }
+            x0 = x1
         }
+        y0 = y1
     }
 }
 
@@ -393,6 +478,33 @@ func directSource(_ tensor: UnsafePointer<Float>, planes p: DirectPlanes, batch:
     return (UnsafePointer(scratch), p)
 }
 
+/// A channels-last, zero-bordered copy of images [first, first + count) of a [C, batch, H, W]
+/// tensor: element (image, y, x, c) of the padded planes at ((image·rows + y)·pitch + x)·C + c, so
+/// the convolving passes' consecutive taps (`windowMajor`) read consecutive floats. Each padded
+/// row is written in L1: the border zeroed, then channel by channel.
+/// - to: [planes.channelsLastCount] for `count` images
+@inline(__always)
+func directChannelsLast(_ tensor: UnsafePointer<Float>, planes p: DirectPlanes, batch: Int, first: Int, count: Int,
+                        to: UnsafeMutablePointer<Float>) {
+    let (channels, plane) = (p.channels, p.height * p.width)
+    let rowFloats = p.pitch * channels
+    for image in 0..<count {
+        let padded = to + image * p.rows * rowFloats
+        laneZero(padded, count: p.pad.h * rowFloats)
+        laneZero(padded + (p.pad.h + p.height) * rowFloats, count: (p.rows - p.pad.h - p.height) * rowFloats)
+        for y in 0..<p.height {
+            let row = padded + (p.pad.h + y) * rowFloats
+            laneZero(row, count: p.pad.w * channels)
+            laneZero(row + (p.pad.w + p.width) * channels, count: (p.pitch - p.pad.w - p.width) * channels)
+            let inner = row + p.pad.w * channels
+            for c in 0..<channels {
+                let from = tensor + (c * batch + first + image) * plane + y * p.width
+                for x in 0..<p.width { inner[x * channels + c] = from[x] }
+            }
+        }
+    }
+}
+
 @inline(__always)
 func int32Table(_ scratch: UnsafeMutablePointer<Float>, at offset: Int) -> UnsafeMutablePointer<Int32> {
     UnsafeMutableRawPointer(scratch + offset).assumingMemoryBound(to: Int32.self)
@@ -411,24 +523,24 @@ func directConvolve(source tensor: UnsafePointer<Float>, weights: UnsafePointer<
                     kernel: Pair, layout l: DirectLayout, scratch: UnsafeMutablePointer<Float>, batch: Int,
                     first: Int, count: Int) {
     guard count > 0 else { return }
-    let (source, planes) = directSource(tensor, planes: l.planes, batch: batch, first: first, count: count,
-                                        scratch: scratch)
+    directChannelsLast(tensor, planes: l.planes, batch: batch, first: first, count: count, to: scratch)
+    let source = UnsafePointer(scratch)
     let taps = int32Table(scratch, at: l.tapsOffset)
     let pixels = int32Table(scratch, at: l.pixelsOffset)
-    let rows = int32Table(scratch, at: l.rowsOffset)
-    directTapTable(taps, planes: planes, kernel: kernel, order: .rowMajor)
-    directPixelTable(pixels, planes: planes, images: count, outHeight: outHeight, outWidth: outWidth)
-    directRowTable(rows, planes: l.planes, kernelHeight: kernel.h, images: count, outHeight: outHeight,
-                   outWidth: outWidth)
+    let windows = int32Table(scratch, at: l.windowsOffset)
+    let addresses = int32Table(scratch, at: l.addressesOffset)
+    directTapTable(taps, planes: l.planes, kernel: kernel, order: .windowMajor)
+    directPixelTables(bases: pixels, windows: windows, addresses: addresses, planes: l.planes,
+                      kernel: kernel, images: count, outHeight: outHeight, outWidth: outWidth)
     let spatial = outHeight * outWidth
     let channelStride = batch * spatial
     let out = output + first * spatial
     directTiles(source, bases: pixels, columns: count * spatial, offsets: taps, count: l.taps, weights,
-                channels: outputChannels, rows: rows, tapsPerRow: l.planes.channels * kernel.w,
+                channels: outputChannels, windows: windows, kernelWidth: kernel.w, sourceChannels: l.planes.channels,
                 tile: scratch + l.tileOffset) { tile, column, columns, channel, channelCount in
         for lane in 0..<channelCount {
-            directStoreColumns(tile, lane: lane, columns: columns, shift: bias?[channel + lane] ?? 0,
-                               out + (channel + lane) * channelStride + column)
+            directStoreScattered(tile, lane: lane, columns: columns, shift: bias?[channel + lane] ?? 0,
+                                 out + (channel + lane) * channelStride, addresses: addresses + column)
         }
     }
 }
@@ -519,14 +631,68 @@ func directRowKernelApplies(_ g: Conv2DGeometry) -> Bool {
     directConvolutionApplies(g) && g.inChannels == 1
 }
 
-/// Floats of the row kernel's scratch: the zero-bordered copy of the images and 16 floats of
+/// Where the row kernel's scratch holds what: the finished tile (6 × 16 floats), the taps' Int32
+/// offsets into a padded image, then the zero-bordered copy of the images and 16 floats of
 /// slack, since a tile's last vector may read past the end of a padded row.
+struct DirectRowLayout {
+    let planes: DirectPlanes
+    let tileOffset = 0
+    let tapsOffset = 96
+    let imagesOffset: Int
+    let count: Int
+
+    init(_ g: Conv2DGeometry, images: Int) {
+        planes = DirectPlanes(channels: 1, images: images, height: g.inHeight, width: g.inWidth, pad: g.padding)
+        imagesOffset = tapsOffset + (g.kernel.h * g.kernel.w + 15) / 16 * 16
+        count = imagesOffset + images * planes.imageStride + 16
+    }
+}
+
+/// Floats of the row kernel's scratch (`DirectRowLayout`).
 func directRowScratchCount(geometry g: Conv2DGeometry, images: Int) -> Int {
-    images * (g.inHeight + 2 * g.padding.h) * (g.inWidth + 2 * g.padding.w) + 16
+    DirectRowLayout(g, images: images).count
+}
+
+/// The row kernel's tile: `tile[r][l] = Σ_t w_r[t] · source[offsets[t] + l]` for six weight rows
+/// r and sixteen columns l, twelve accumulators in registers.
+/// - w0…w5: [count] each; source: read at offsets[t] + 0..<16; offsets: [count]; tile: [6, 16]
+@inline(never)
+func directRowTile(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                   _ w3: UnsafePointer<Float>, _ w4: UnsafePointer<Float>, _ w5: UnsafePointer<Float>,
+                   source: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, count: Int,
+                   tile: UnsafeMutablePointer<Float>) {
+    var (a00, a01, a10, a11) = (Lanes(), Lanes(), Lanes(), Lanes())
+    var (a20, a21, a30, a31) = (Lanes(), Lanes(), Lanes(), Lanes())
+    var (a40, a41, a50, a51) = (Lanes(), Lanes(), Lanes(), Lanes())
+    var t = 0
+    while t < count {
+        let line = source + Int(offsets[t])
+        let v0 = loadLanes(line), v1 = loadLanes(line + 8)
+        var s = Lanes(repeating: w0[t])
+        a00 = multiplyAdd(s, v0, a00); a01 = multiplyAdd(s, v1, a01)
+        s = Lanes(repeating: w1[t])
+        a10 = multiplyAdd(s, v0, a10); a11 = multiplyAdd(s, v1, a11)
+        s = Lanes(repeating: w2[t])
+        a20 = multiplyAdd(s, v0, a20); a21 = multiplyAdd(s, v1, a21)
+        s = Lanes(repeating: w3[t])
+        a30 = multiplyAdd(s, v0, a30); a31 = multiplyAdd(s, v1, a31)
+        s = Lanes(repeating: w4[t])
+        a40 = multiplyAdd(s, v0, a40); a41 = multiplyAdd(s, v1, a41)
+        s = Lanes(repeating: w5[t])
+        a50 = multiplyAdd(s, v0, a50); a51 = multiplyAdd(s, v1, a51)
+        t &+= 1
+    }
+    storeLanes(a00, tile); storeLanes(a01, tile + 8)
+    storeLanes(a10, tile + 16); storeLanes(a11, tile + 24)
+    storeLanes(a20, tile + 32); storeLanes(a21, tile + 40)
+    storeLanes(a30, tile + 48); storeLanes(a31, tile + 56)
+    storeLanes(a40, tile + 64); storeLanes(a41, tile + 72)
+    storeLanes(a50, tile + 80); storeLanes(a51, tile + 88)
 }
 
 /// Forward of a one-channel stride-1 conv by output rows for the images in `images` (one lane's
-/// share), reading the weights as they are.
+/// share), reading the weights as they are: tiles of 16 output columns of one row × 6 output
+/// channels (`directRowTile`).
 /// - input: [1, batch, H, W]
 /// - weight: [OC, 1, KH, KW]
 /// - bias: [OC] or nil
@@ -540,11 +706,13 @@ public func conv2dDirectRowForward(input: UnsafePointer<Float>, weight: UnsafePo
     precondition(directRowKernelApplies(g), "the row kernel takes one-channel stride-1 convolutions")
     let (first, count) = (images.lowerBound, images.count)
     guard count > 0 else { return }
-    let planes = DirectPlanes(channels: 1, images: count, height: g.inHeight, width: g.inWidth, pad: g.padding)
+    let layout = DirectRowLayout(g, images: count)
+    let planes = layout.planes
+    let padded = scratch + layout.imagesOffset
     // Always a copy (even without padding): the slack after it keeps the last reads in bounds.
     let plane = g.inHeight * g.inWidth
     for image in 0..<count {
-        let to = scratch + image * planes.imageStride
+        let to = padded + image * planes.imageStride
         let from = input + (first + image) * plane
         for y in 0..<planes.rows {
             let row = to + y * planes.pitch
@@ -558,14 +726,19 @@ public func conv2dDirectRowForward(input: UnsafePointer<Float>, weight: UnsafePo
             }
         }
     }
-    laneZero(scratch + count * planes.imageStride, count: 16)
+    laneZero(padded + count * planes.imageStride, count: 16)
     let (kh, kw, oc) = (g.kernel.h, g.kernel.w, g.outChannels)
     let (oh, ow) = (g.outHeight, g.outWidth)
     let taps = kh * kw
+    let offsets = int32Table(scratch, at: layout.tapsOffset)
+    for ky in 0..<kh {
+        for kx in 0..<kw { offsets[ky * kw + kx] = Int32(ky * planes.pitch + kx) }
+    }
+    let tile = scratch + layout.tileOffset
     let spatial = oh * ow
     let channelStride = batch * spatial
     for image in 0..<count {
-        let source = scratch + image * planes.imageStride
+        let source = padded + image * planes.imageStride
         let out = output + (first + image) * spatial
         for oy in 0..<oh {
             var x0 = 0
@@ -575,37 +748,13 @@ public func conv2dDirectRowForward(input: UnsafePointer<Float>, weight: UnsafePo
                 while o0 < oc {
                     // Six output channels (the last repeated past OC), 16 columns.
                     @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { weight + min(o0 + r, oc - 1) * taps }
-                    let (w0, w1, w2, w3, w4, w5) = (row(0), row(1), row(2), row(3), row(4), row(5))
-                    var (a00, a01, a10, a11) = (Lanes(), Lanes(), Lanes(), Lanes())
-                    var (a20, a21, a30, a31) = (Lanes(), Lanes(), Lanes(), Lanes())
-                    var (a40, a41, a50, a51) = (Lanes(), Lanes(), Lanes(), Lanes())
-                    for ky in 0..<kh {
-                        let line = source + (oy + ky) * planes.pitch + x0
-                        for kx in 0..<kw {
-                            let t = ky * kw + kx
-                            let v0 = loadLanes(line + kx), v1 = loadLanes(line + kx + 8)
-                            var s = Lanes(repeating: w0[t])
-                            a00 = multiplyAdd(s, v0, a00); a01 = multiplyAdd(s, v1, a01)
-                            s = Lanes(repeating: w1[t])
-                            a10 = multiplyAdd(s, v0, a10); a11 = multiplyAdd(s, v1, a11)
-                            s = Lanes(repeating: w2[t])
-                            a20 = multiplyAdd(s, v0, a20); a21 = multiplyAdd(s, v1, a21)
-                            s = Lanes(repeating: w3[t])
-                            a30 = multiplyAdd(s, v0, a30); a31 = multiplyAdd(s, v1, a31)
-                            s = Lanes(repeating: w4[t])
-                            a40 = multiplyAdd(s, v0, a40); a41 = multiplyAdd(s, v1, a41)
-                            s = Lanes(repeating: w5[t])
-                            a50 = multiplyAdd(s, v0, a50); a51 = multiplyAdd(s, v1, a51)
-                        }
-                    }
-                    @inline(__always) func store(_ r: Int, _ low: Lanes, _ high: Lanes) {
-                        guard o0 + r < oc else { return }
+                    directRowTile(row(0), row(1), row(2), row(3), row(4), row(5),
+                                  source: source + oy * planes.pitch + x0, offsets: offsets, count: taps, tile: tile)
+                    for r in 0..<min(6, oc - o0) {
                         let shift = Lanes(repeating: bias?[o0 + r] ?? 0)
-                        directStoreRow(low + shift, high + shift, columns: columns,
-                                       out + (o0 + r) * channelStride + oy * ow + x0)
+                        directStoreRow(loadLanes(tile + 16 * r) + shift, loadLanes(tile + 16 * r + 8) + shift,
+                                       columns: columns, out + (o0 + r) * channelStride + oy * ow + x0)
                     }
-                    store(0, a00, a01); store(1, a10, a11); store(2, a20, a21)
-                    store(3, a30, a31); store(4, a40, a41); store(5, a50, a51)
                     o0 += 6
                 }
                 x0 += 16

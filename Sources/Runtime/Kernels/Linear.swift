@@ -11,9 +11,7 @@ import Spec
 func linearForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, geometry g: LinearGeometry, batch: Int) {
     let (i, o) = (g.inFeatures, g.outFeatures)
-    gemm(transposeA: false, transposeB: true, m: batch, n: o, k: i,
-         alpha: 1, a: input, lda: i, b: weight, ldb: i,
-         beta: 0, c: output, ldc: o)
+    multiplyTransposed(input, lda: i, weight, ldb: i, output, ldc: o, rows: batch, columns: o, depth: i)
     guard let bias else { return }
     for b in 0..<batch {
         let row = output + b * o
@@ -33,9 +31,8 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
                     inputGradient: UnsafeMutablePointer<Float>?, geometry g: LinearGeometry, batch: Int) {
     let (i, o) = (g.inFeatures, g.outFeatures)
     // dW = dYᵀ · X
-    gemm(transposeA: true, transposeB: false, m: o, n: i, k: batch,
-         alpha: 1, a: outputGradient, lda: o, b: input, ldb: i,
-         beta: 0, c: weightGradient, ldc: i)
+    multiplyStrided(outputGradient, rowStride: 1, depthStride: o, input, ldb: i, weightGradient, ldc: i,
+                    rows: o, columns: i, depth: batch, accumulate: false)
     if let biasGradient {
         for j in 0..<o {
             var total: Float = 0
@@ -47,9 +44,8 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
     }
     if let inputGradient {
         // dX = dY · W
-        gemm(transposeA: false, transposeB: false, m: batch, n: i, k: o,
-             alpha: 1, a: outputGradient, lda: o, b: weight, ldb: i,
-             beta: 0, c: inputGradient, ldc: i)
+        multiplyStrided(outputGradient, rowStride: o, depthStride: 1, weight, ldb: i, inputGradient, ldc: i,
+                        rows: batch, columns: i, depth: o, accumulate: false)
     }
 }
 
@@ -75,9 +71,9 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
     let (i, o) = (g.inFeatures, g.outFeatures)
     if !features.isEmpty {
         // dW[features] = dY[:, features]ᵀ · X
-        gemm(transposeA: true, transposeB: false, m: features.count, n: i, k: batch,
-             alpha: 1, a: outputGradient + features.lowerBound, lda: o, b: input, ldb: i,
-             beta: 0, c: weightGradient + features.lowerBound * i, ldc: i)
+        multiplyStrided(outputGradient + features.lowerBound, rowStride: 1, depthStride: o, input, ldb: i,
+                        weightGradient + features.lowerBound * i, ldc: i, rows: features.count, columns: i,
+                        depth: batch, accumulate: false)
         if let biasGradient {
             for j in features {
                 var total: Float = 0
@@ -90,8 +86,8 @@ func linearBackward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, o
     }
     if let inputGradient, !rows.isEmpty {
         // dX[rows] = dY[rows] · W
-        gemm(transposeA: false, transposeB: false, m: rows.count, n: i, k: o,
-             alpha: 1, a: outputGradient + rows.lowerBound * o, lda: o, b: weight, ldb: i,
-             beta: 0, c: inputGradient + rows.lowerBound * i, ldc: i)
+        multiplyStrided(outputGradient + rows.lowerBound * o, rowStride: o, depthStride: 1, weight, ldb: i,
+                        inputGradient + rows.lowerBound * i, ldc: i, rows: rows.count, columns: i, depth: o,
+                        accumulate: false)
     }
 }

@@ -594,123 +594,6 @@ func winogradTransformOutput<T: WinogradTransform>(
     }
 }
 
-/// C (+)= A·B for the tile-element products, without packing (B, one U[ξ] or Z[ξ], stays in
-/// L1/L2): 6×16 blocks of C in 12 vector accumulators, then single rows and a last 8-column strip;
-/// fused multiply-adds (`multiplyAdd`). A is read through strides, so the forward's V[ξ]·U[ξ] and
-/// the weight gradient's V[ξ]ᵀ·Z[ξ] share the kernel.
-/// - a: A [rows, depth], element (r, k) at `a[r·rowStride + k·depthStride]`
-/// - b: [depth, columns] (ldb), columns a multiple of 8
-/// - c: [rows, columns] (ldc), overwritten, or added to with `accumulate`
-@inline(never)
-func winogradMultiply(_ a: UnsafePointer<Float>, rowStride: Int, depthStride: Int,
-                      _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                      rows: Int, columns: Int, depth: Int, accumulate: Bool) {
-    @inline(__always) func start(_ p: UnsafeMutablePointer<Float>) -> Lanes { accumulate ? loadLanes(p) : Lanes() }
-    var o = 0
-    while o + 16 <= columns {
-        var t = 0
-        while t + 6 <= rows {
-            let pc = c + t * ldc + o
-            let (q0, q1, q2, q3, q4, q5) = (pc, pc + ldc, pc + 2 * ldc, pc + 3 * ldc, pc + 4 * ldc, pc + 5 * ldc)
-            var (c00, c01, c10, c11) = (start(q0), start(q0 + 8), start(q1), start(q1 + 8))
-            var (c20, c21, c30, c31) = (start(q2), start(q2 + 8), start(q3), start(q3 + 8))
-            var (c40, c41, c50, c51) = (start(q4), start(q4 + 8), start(q5), start(q5 + 8))
-            let p0 = a + t * rowStride
-            let (p1, p2, p3, p4, p5) = (p0 + rowStride, p0 + 2 * rowStride, p0 + 3 * rowStride, p0 + 4 * rowStride,
-                                        p0 + 5 * rowStride)
-            var pb = b + o
-            var k = 0
-            for _ in 0..<depth {
-                let b0 = loadLanes(pb), b1 = loadLanes(pb + 8)
-                var x = Lanes(repeating: p0[k])
-                c00 = multiplyAdd(x, b0, c00); c01 = multiplyAdd(x, b1, c01)
-                x = Lanes(repeating: p1[k])
-                c10 = multiplyAdd(x, b0, c10); c11 = multiplyAdd(x, b1, c11)
-                x = Lanes(repeating: p2[k])
-                c20 = multiplyAdd(x, b0, c20); c21 = multiplyAdd(x, b1, c21)
-                x = Lanes(repeating: p3[k])
-                c30 = multiplyAdd(x, b0, c30); c31 = multiplyAdd(x, b1, c31)
-                x = Lanes(repeating: p4[k])
-                c40 = multiplyAdd(x, b0, c40); c41 = multiplyAdd(x, b1, c41)
-                x = Lanes(repeating: p5[k])
-                c50 = multiplyAdd(x, b0, c50); c51 = multiplyAdd(x, b1, c51)
-                pb += ldb
-                k &+= depthStride
-            }
-            storeLanes(c00, q0); storeLanes(c01, q0 + 8)
-            storeLanes(c10, q1); storeLanes(c11, q1 + 8)
-            storeLanes(c20, q2); storeLanes(c21, q2 + 8)
-            storeLanes(c30, q3); storeLanes(c31, q3 + 8)
-            storeLanes(c40, q4); storeLanes(c41, q4 + 8)
-            storeLanes(c50, q5); storeLanes(c51, q5 + 8)
-            t += 6
-        }
-        while t < rows {
-            let pc = c + t * ldc + o
-            var (c0, c1, d0, d1) = (start(pc), start(pc + 8), Lanes(), Lanes())
-            let pa = a + t * rowStride
-            var pb = b + o
-            var k = 0
-            var remaining = depth
-            while remaining >= 2 {
-                let x = Lanes(repeating: pa[k]), y = Lanes(repeating: pa[k &+ depthStride])
-                c0 = multiplyAdd(x, loadLanes(pb), c0); c1 = multiplyAdd(x, loadLanes(pb + 8), c1)
-                d0 = multiplyAdd(y, loadLanes(pb + ldb), d0); d1 = multiplyAdd(y, loadLanes(pb + ldb + 8), d1)
-                pb += 2 * ldb
-                k &+= 2 &* depthStride
-                remaining -= 2
-            }
-            if remaining > 0 {
-                let x = Lanes(repeating: pa[k])
-                c0 = multiplyAdd(x, loadLanes(pb), c0); c1 = multiplyAdd(x, loadLanes(pb + 8), c1)
-            }
-            storeLanes(c0 + d0, pc); storeLanes(c1 + d1, pc + 8)
-            t += 1
-        }
-        o += 16
-    }
-    if o < columns {
-        var t = 0
-        while t + 6 <= rows {
-            let pc = c + t * ldc + o
-            let (q0, q1, q2, q3, q4, q5) = (pc, pc + ldc, pc + 2 * ldc, pc + 3 * ldc, pc + 4 * ldc, pc + 5 * ldc)
-            var (c0, c1, c2, c3, c4, c5) = (start(q0), start(q1), start(q2), start(q3), start(q4), start(q5))
-            let p0 = a + t * rowStride
-            let (p1, p2, p3, p4, p5) = (p0 + rowStride, p0 + 2 * rowStride, p0 + 3 * rowStride, p0 + 4 * rowStride,
-                                        p0 + 5 * rowStride)
-            var pb = b + o
-            var k = 0
-            for _ in 0..<depth {
-                let b0 = loadLanes(pb)
-                c0 = multiplyAdd(Lanes(repeating: p0[k]), b0, c0)
-                c1 = multiplyAdd(Lanes(repeating: p1[k]), b0, c1)
-                c2 = multiplyAdd(Lanes(repeating: p2[k]), b0, c2)
-                c3 = multiplyAdd(Lanes(repeating: p3[k]), b0, c3)
-                c4 = multiplyAdd(Lanes(repeating: p4[k]), b0, c4)
-                c5 = multiplyAdd(Lanes(repeating: p5[k]), b0, c5)
-                pb += ldb
-                k &+= depthStride
-            }
-            storeLanes(c0, q0); storeLanes(c1, q1); storeLanes(c2, q2)
-            storeLanes(c3, q3); storeLanes(c4, q4); storeLanes(c5, q5)
-            t += 6
-        }
-        while t < rows {
-            let pc = c + t * ldc + o
-            var c0 = start(pc)
-            let pa = a + t * rowStride
-            var pb = b + o
-            var k = 0
-            for _ in 0..<depth {
-                c0 = multiplyAdd(Lanes(repeating: pa[k]), loadLanes(pb), c0)
-                pb += ldb
-                k &+= depthStride
-            }
-            storeLanes(c0, pc)
-            t += 1
-        }
-    }
-}
 
 /// Winograd convolution forward for the images in `images`, one tile size.
 @inline(never)
@@ -738,7 +621,7 @@ func conv2dWinogradForward<T: WinogradTransform>(
                                batch: batch, firstImage: images.lowerBound, start: start, count: count)
         // M[ξ] = V[ξ] · U[ξ]: [count × IC] · [IC × OCp].
         for e in 0..<l.elements {
-            winogradMultiply(transformed + e * inputElementStride, rowStride: cp, depthStride: 1,
+            multiplyStrided(transformed + e * inputElementStride, rowStride: cp, depthStride: 1,
                              transformedWeight + e * ic * op, ldb: op, products + e * productElementStride, ldc: op,
                              rows: count, columns: op, depth: ic, accumulate: false)
         }
@@ -873,7 +756,7 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
         }
         // dU[ξ] (+)= V[ξ]ᵀ · Z[ξ]: [IC × count] · [count × OCp] (Z is zero past OC).
         for e in 0..<l.elements {
-            winogradMultiply(transformed + e * inputElementStride, rowStride: 1, depthStride: cp,
+            multiplyStrided(transformed + e * inputElementStride, rowStride: 1, depthStride: cp,
                              products + e * productElementStride, ldb: op, accumulator + e * ic * op, ldc: op,
                              rows: ic, columns: op, depth: count, accumulate: start != 0)
         }

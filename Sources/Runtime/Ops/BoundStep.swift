@@ -173,10 +173,17 @@ func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer,
     while k < graph.steps.count {
         if let fused = fusions.first, fused.first == k {
             fusions.removeFirst()
-            guard let norm = single(k) as? BatchNormStep else { preconditionFailure("a fusion starts at batch norm") }
-            var pool: MaxPoolStep?
-            if fused.pattern == .batchNormReLUMaxPool { pool = single(k + 2) as? MaxPoolStep }
-            kernels.append(Kernel(step: BatchNormReLUStep(norm: norm, pool: pool), steps: fused.steps))
+            switch fused.pattern {
+            case .batchNormReLU, .batchNormReLUMaxPool:
+                guard let norm = single(k) as? BatchNormStep else { preconditionFailure("a fusion starts at batch norm") }
+                var pool: MaxPoolStep?
+                if fused.pattern == .batchNormReLUMaxPool { pool = single(k + 2) as? MaxPoolStep }
+                kernels.append(Kernel(step: BatchNormReLUStep(norm: norm, pool: pool), steps: fused.steps))
+            case .reluMaxPool:
+                guard var pool = single(k + 1) as? MaxPoolStep else { preconditionFailure("ReLU+MaxPool2D ends at a pool") }
+                pool.relu = true
+                kernels.append(Kernel(step: pool, steps: fused.steps))
+            }
             k = fused.steps.upperBound
         } else {
             kernels.append(Kernel(step: single(k), steps: k..<(k + 1)))

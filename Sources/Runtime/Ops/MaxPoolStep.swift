@@ -11,6 +11,9 @@ struct MaxPoolStep: SinglePassStep {
     /// [C, batch, OH, OW] argmax positions; absent in evaluation plans
     var indices: UnsafeMutablePointer<Int32>?
     var gradients: PassThroughGradients?
+    /// The pool also runs the in-place ReLU before it (`FusedPattern.reluMaxPool`): its input is
+    /// then the ReLU's input, and its input gradient the ReLU's.
+    var relu = false
 
     init(_ g: Pool2DGeometry, _ b: StepBinder) {
         geometry = g
@@ -22,13 +25,14 @@ struct MaxPoolStep: SinglePassStep {
 
     func forward(_ run: ForwardRun, _ lane: Lane) {
         maxPool2dForward(input: input, output: output, indices: run.training ? indices : nil, geometry: geometry,
-                         batch: run.batch, planes: lane.share(geometry.channels * run.batch))
+                         batch: run.batch, planes: lane.share(geometry.channels * run.batch), relu: relu)
     }
 
     func backward(batch: Int, _ lane: Lane) {
         guard let d = gradients, let indices else { return }
         maxPool2dBackward(outputGradient: d.outputGradient, indices: indices, inputGradient: d.inputGradient,
-                          geometry: geometry, batch: batch, planes: lane.share(geometry.channels * batch))
+                          geometry: geometry, batch: batch, planes: lane.share(geometry.channels * batch),
+                          reluOutput: relu ? output : nil)
     }
 }
 
