@@ -87,15 +87,15 @@ public struct Graph: Hashable, Sendable {
         let input = FeatureShape.image(channels: spec.input[0], height: spec.input[1], width: spec.input[2])
         var shape = input
         var steps: [Step] = []
-        for (layerIndex, layer) in spec.layers.enumerated() {
-            if case .linear = layer.kind, case let .image(c, h, w) = shape {
+        for layer in spec.layers {
+            if type(of: layer.kind.shapeRule).flattensImageInput, case let .image(c, h, w) = shape {
                 let flatten = Op.flatten(FlattenGeometry(channels: c, spatial: h * w))
                 let output = FeatureShape.flat(c * h * w)
                 steps.append(Step(index: steps.count, name: "flatten_\(steps.count)", op: flatten, input: shape,
                                   output: output, location: layer.location, weightDecay: nil, isImplicit: true))
                 shape = output
             }
-            switch resolve(layer, input: shape, isLast: layerIndex == spec.layers.count - 1) {
+            switch resolve(layer, input: shape) {
             case let .failure(diagnostic):
                 diagnostics.append(diagnostic)
                 return (Graph(name: spec.name, input: input, steps: steps), diagnostics)
@@ -202,14 +202,8 @@ public struct Graph: Hashable, Sendable {
 }
 
 extension LayerSpec {
-    /// The per-layer `weight_decay` of Conv2D and Linear.
-    var weightDecay: Double? {
-        switch kind {
-        case let .conv2d(conv): return conv.weightDecay
-        case let .linear(linear): return linear.weightDecay
-        case .maxPool2d, .batchNorm2d, .dropout, .relu, .softmax: return nil
-        }
-    }
+    /// The per-layer `weight_decay` (Conv2D and Linear have one).
+    var weightDecay: Double? { kind.spec.weightDecay }
 }
 
 extension ModelSpec {
@@ -235,65 +229,20 @@ extension ModelSpec {
     }
 }
 
-/// The shape rule of each layer kind: the op it becomes on `input`, or why it cannot.
-private func resolve(_ layer: LayerSpec, input: FeatureShape, isLast: Bool) -> Result<(Op, FeatureShape), Diagnostic> {
-    let kind = layer.kind.canonicalName
-    let arguments: [Int]
-    switch layer.kind {
-    case let .conv2d(conv):
-        arguments = [conv.outChannels, conv.kernel.h, conv.kernel.w, conv.stride.h, conv.stride.w,
-                     conv.padding.h, conv.padding.w]
-    case let .maxPool2d(pool):
-        arguments = [pool.kernel.h, pool.kernel.w, pool.stride.h, pool.stride.w, pool.padding.h, pool.padding.w]
-    case let .linear(linear):
-        arguments = [linear.outFeatures]
-    case .batchNorm2d, .dropout, .relu, .softmax:
-        arguments = []
+/// The op `layer` becomes on `input`, or why it cannot: its integer arguments must stay within
+/// `Graph.sizeLimit`, then its kind's shape rule (`LayerShapeRule`, Graph/Layers/) decides.
+private func resolve(_ layer: LayerSpec, input: FeatureShape) -> Result<(Op, FeatureShape), Diagnostic> {
+    let tooLarge = layer.kind.spec.argumentValues.values.contains { value in
+        switch value {
+        case let .integer(n): return n > Graph.sizeLimit
+        case let .pair(p): return p.h > Graph.sizeLimit || p.w > Graph.sizeLimit
+        case .number, .boolean, .string: return false
+        }
     }
-    if arguments.contains(where: { $0 > Graph.sizeLimit }) {
+    if tooLarge {
         return .failure(tooLargeError(layer))
     }
-    switch layer.kind {
-    case let .conv2d(conv):
-        guard case let .image(c, h, w) = input else {
-            return .failure(flatInputError(layer, input: input))
-        }
-        let geometry = Conv2DGeometry(inChannels: c, outChannels: conv.outChannels, inHeight: h, inWidth: w,
-                                      kernel: conv.kernel, stride: conv.stride, padding: conv.padding, bias: conv.bias)
-        if let problem = windowProblem("kernel", window: conv.kernel, padding: conv.padding, layer: layer, input: input) {
-            return .failure(problem)
-        }
-        return .success((.conv2d(geometry), .image(channels: conv.outChannels, height: geometry.outHeight, width: geometry.outWidth)))
-    case let .maxPool2d(pool):
-        guard case let .image(c, h, w) = input else {
-            return .failure(flatInputError(layer, input: input))
-        }
-        let geometry = Pool2DGeometry(channels: c, inHeight: h, inWidth: w, kernel: pool.kernel,
-                                      stride: pool.stride, padding: pool.padding)
-        if let problem = windowProblem("pooling window", window: pool.kernel, padding: pool.padding, layer: layer, input: input) {
-            return .failure(problem)
-        }
-        return .success((.maxPool2d(geometry), .image(channels: c, height: geometry.outHeight, width: geometry.outWidth)))
-    case let .batchNorm2d(norm):
-        guard case let .image(c, h, w) = input else {
-            return .failure(flatInputError(layer, input: input))
-        }
-        let geometry = BatchNormGeometry(channels: c, spatial: h * w, eps: norm.eps, momentum: norm.momentum)
-        return .success((.batchNorm2d(geometry), input))
-    case let .dropout(dropout):
-        return .success((.dropout(p: dropout.p), input))
-    case .relu:
-        return .success((.relu, input))
-    case .softmax:
-        guard case .flat = input else {
-            return .failure(.error(at: layer.location, "\(kind) needs a flat input, got \(input)",
-                                   hint: "put a Linear before it"))
-        }
-        return .success((.softmax, input))
-    case let .linear(linear):
-        let geometry = LinearGeometry(inFeatures: input.elementCount, outFeatures: linear.outFeatures, bias: linear.bias)
-        return .success((.linear(geometry), .flat(linear.outFeatures)))
-    }
+    return layer.kind.shapeRule.resolve(layer, input: input)
 }
 
 /// The product of `values`, or nil when it passes `Graph.sizeLimit` (checked: never traps).
@@ -312,14 +261,15 @@ private func tooLargeError(_ layer: LayerSpec) -> Diagnostic {
            "\(layer.kind.canonicalName) is too large: a size, output or weight count exceeds \(groupedThousands(Graph.sizeLimit))")
 }
 
-private func flatInputError(_ layer: LayerSpec, input: FeatureShape) -> Diagnostic {
+/// A C×H×W-only layer after the features were flattened.
+func flatInputError(_ layer: LayerSpec, input: FeatureShape) -> Diagnostic {
     .error(at: layer.location,
            "\(layer.kind.canonicalName) needs a C×H×W input, but its input is \(input) flat features",
            hint: "\(layer.kind.canonicalName) must come before the first Linear")
 }
 
 /// A window (kernel or pooling) must fit the padded input: in + 2·pad ≥ window in both dimensions.
-private func windowProblem(_ what: String, window: Pair, padding: Pair, layer: LayerSpec, input: FeatureShape) -> Diagnostic? {
+func windowProblem(_ what: String, window: Pair, padding: Pair, layer: LayerSpec, input: FeatureShape) -> Diagnostic? {
     guard case let .image(_, h, w) = input else { return nil }
     let paddedH = h + 2 * padding.h
     let paddedW = w + 2 * padding.w

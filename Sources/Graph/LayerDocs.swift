@@ -1,33 +1,17 @@
 import Spec
 
-/// The documentation side of each layer kind's shape and parameter rules (`resolve` in
-/// Graph.swift and `Op.slotShapes` in Ops.swift), and the README's layer table generated from
-/// them and from Spec's `LayerTable`.
+/// The documentation side of each layer kind's shape and parameter rules (`LayerShapeRule`, in
+/// Graph/Layers/), and the README's layer table generated from them and from Spec's `LayerTable`.
 extension LayerName {
     /// The output shape for a C×H×W (or flat) input, in words.
-    public var shapeRuleText: String {
-        switch self {
-        case .conv2d: return "OC × ⌊(H + 2p − k)/s⌋+1 × ⌊(W + 2p − k)/s⌋+1"
-        case .maxPool2d: return "C × ⌊(H + 2p − k)/s⌋+1 × … (floor)"
-        case .batchNorm2d, .dropout, .relu: return "unchanged"
-        case .softmax: return "unchanged (must be last)"
-        case .linear: return "out_features (a C×H×W input is flattened first)"
-        }
-    }
+    public var shapeRuleText: String { shapeFamily.shapeRuleText }
 
     /// The trainable parameter count, in words, as `sum(p.numel() for p in module.parameters())`.
-    public var parameterRuleText: String {
-        switch self {
-        case .conv2d: return "OC·C·kh·kw (+ OC)"
-        case .maxPool2d, .dropout, .relu, .softmax: return "0"
-        case .batchNorm2d: return "2·C (running mean/var are buffers)"
-        case .linear: return "out·in (+ out)"
-        }
-    }
+    public var parameterRuleText: String { shapeFamily.parameterRuleText }
 }
 
 /// Markers around the generated table in README.md.
-public let layerTableBeginMarker = "<!-- layer table: generated from LayerTable by `cnnc schema --readme-table`; edit Sources/Spec/Layers/LayerTable.swift -->"
+public let layerTableBeginMarker = "<!-- layer table: generated from LayerTable by `cnnc schema --readme-table`; edit the kind's file in Sources/Spec/Layers/Kinds/ -->"
 public let layerTableEndMarker = "<!-- end of layer table -->"
 
 /// The README's layer table (Markdown), without the markers.

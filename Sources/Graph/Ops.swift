@@ -38,7 +38,8 @@ public enum SavedKind: String, Hashable, Sendable {
     case batchInvStd = "invstd"
 }
 
-/// One step of the static graph, with everything shape-dependent already resolved.
+/// One step of the static graph, with everything shape-dependent already resolved. Each case
+/// carries its family's geometry (Graph/Layers/); the facts about it are the family's `OpRule`.
 public enum Op: Hashable, Sendable {
     case conv2d(Conv2DGeometry)
     case maxPool2d(Pool2DGeometry)
@@ -49,36 +50,25 @@ public enum Op: Hashable, Sendable {
     case flatten(FlattenGeometry)
     case linear(LinearGeometry)
 
-    /// The canonical layer name (`Flatten` for the implicit flatten).
-    public var kindName: String {
+    /// The op's family: the one switch in Graph from an op to its `OpRule`.
+    public var rule: any OpRule {
         switch self {
-        case .conv2d: return LayerName.conv2d.rawValue
-        case .maxPool2d: return LayerName.maxPool2d.rawValue
-        case .batchNorm2d: return LayerName.batchNorm2d.rawValue
-        case .dropout: return LayerName.dropout.rawValue
-        case .relu: return LayerName.relu.rawValue
-        case .softmax: return LayerName.softmax.rawValue
-        case .flatten: return "Flatten"
-        case .linear: return LayerName.linear.rawValue
+        case let .conv2d(g): return g
+        case let .maxPool2d(g): return g
+        case let .batchNorm2d(g): return g
+        case let .dropout(p): return DropoutGeometry(p: p)
+        case .relu: return ReLUGeometry()
+        case .softmax: return SoftmaxGeometry()
+        case let .flatten(g): return g
+        case let .linear(g): return g
         }
     }
 
+    /// The canonical layer name (`Flatten` for the implicit flatten).
+    public var kindName: String { type(of: rule).layerName?.rawValue ?? "Flatten" }
+
     /// The state_dict entries of this op, in PyTorch's order, with their shapes.
-    public var slotShapes: [(role: SlotRole, shape: [Int])] {
-        switch self {
-        case let .conv2d(g):
-            let weight: [(role: SlotRole, shape: [Int])] = [(.weight, [g.outChannels, g.inChannels, g.kernel.h, g.kernel.w])]
-            return g.bias ? weight + [(.bias, [g.outChannels])] : weight
-        case let .batchNorm2d(g):
-            return [(.weight, [g.channels]), (.bias, [g.channels]),
-                    (.runningMean, [g.channels]), (.runningVar, [g.channels]), (.numBatchesTracked, [])]
-        case let .linear(g):
-            let weight: [(role: SlotRole, shape: [Int])] = [(.weight, [g.outFeatures, g.inFeatures])]
-            return g.bias ? weight + [(.bias, [g.outFeatures])] : weight
-        case .maxPool2d, .dropout, .relu, .softmax, .flatten:
-            return []
-        }
-    }
+    public var slotShapes: [(role: SlotRole, shape: [Int])] { rule.slotShapes }
 
     /// Trainable parameters, as `sum(p.numel() for p in module.parameters())`.
     public var parameterCount: Int {
@@ -86,59 +76,72 @@ public enum Op: Hashable, Sendable {
     }
 
     /// Forward multiply-accumulates per example: conv OC·OH·OW·IC·KH·KW, linear in·out, others 0.
-    public var macs: Int {
-        switch self {
-        case let .conv2d(g): return g.outChannels * g.outSpatial * g.columnRows
-        case let .linear(g): return g.inFeatures * g.outFeatures
-        case .maxPool2d, .batchNorm2d, .dropout, .relu, .softmax, .flatten: return 0
-        }
-    }
+    public var macs: Int { rule.macs }
 
     /// Tensors kept from forward to backward, each with its element count for one example
     /// (`perExample`) or for the whole batch regardless of its size.
     public func saved(output: FeatureShape) -> [(kind: SavedKind, count: Int, perExample: Bool)] {
-        switch self {
-        case .maxPool2d: return [(.poolIndices, output.elementCount, true)]
-        case .dropout: return [(.dropoutMask, output.elementCount, true)]
-        case let .batchNorm2d(g): return [(.batchMean, g.channels, false), (.batchInvStd, g.channels, false)]
-        case .conv2d, .relu, .softmax, .flatten, .linear: return []
-        }
+        rule.saved(output: output)
     }
 
     /// Backward reads the forward input (conv and linear for weight gradients, batch norm to
     /// rebuild the normalized input).
-    public var backwardReadsInput: Bool {
-        switch self {
-        case .conv2d, .linear, .batchNorm2d: return true
-        case .maxPool2d, .dropout, .relu, .softmax, .flatten: return false
-        }
-    }
+    public var backwardReadsInput: Bool { rule.dataflow.backwardReadsInput }
 
     /// Backward reads the forward output (ReLU's mask is output > 0; softmax's Jacobian uses p).
-    public var backwardReadsOutput: Bool {
-        switch self {
-        case .relu, .softmax: return true
-        case .conv2d, .linear, .batchNorm2d, .maxPool2d, .dropout, .flatten: return false
-        }
-    }
+    public var backwardReadsOutput: Bool { rule.dataflow.backwardReadsOutput }
 
     /// The forward pass may write its output over its input (elementwise ops).
     public func forwardCanRunInPlace(training: Bool) -> Bool {
-        switch self {
-        case .relu, .dropout: return true
-        case .batchNorm2d: return !training
-        case .conv2d, .linear, .maxPool2d, .softmax, .flatten: return false
+        switch rule.dataflow.forwardInPlace {
+        case .never: return false
+        case .always: return true
+        case .evaluation: return !training
         }
     }
 
     /// The backward pass may write the input gradient over the output gradient.
-    public var backwardCanRunInPlace: Bool {
-        switch self {
-        case .relu, .dropout: return true
-        case .conv2d, .linear, .batchNorm2d, .maxPool2d, .softmax, .flatten: return false
-        }
-    }
+    public var backwardCanRunInPlace: Bool { rule.dataflow.backwardInPlace }
 
     /// The op has trainable parameters.
     public var hasParameters: Bool { parameterCount > 0 }
+
+    /// The scratch tensors this op needs in a plan, in the order the planner adds them.
+    public func scratch(_ context: ScratchContext) -> [ScratchRequest] { rule.scratch(context) }
+
+    /// The layer's settings in a few characters for the `check` table and hover: `k5 s1 p2`,
+    /// `k3×5 s2 p1×2 no bias`, `p 0.25`; empty for layers without settings.
+    public var settingsText: String { rule.settingsText }
+
+    /// The kernel and stride of a windowed op (Conv2D, MaxPool2D); nil for the others.
+    public var window: (kernel: Pair, stride: Pair)? { rule.window }
+}
+
+extension LayerKind {
+    /// The layer's shape rule: its typed spec (`LayerKind.spec`, whose type is `name.family`) as
+    /// Graph sees it. `LayerName.shapeFamily` names each family as a `LayerShapeRule`, so the
+    /// conformance is checked at compile time; LayerFamilyTests checks both tables name the same types.
+    public var shapeRule: any LayerShapeRule {
+        guard let rule = spec as? any LayerShapeRule else {
+            preconditionFailure("\(name) has no shape rule: LayerName.shapeFamily and LayerName.family disagree")
+        }
+        return rule
+    }
+}
+
+extension LayerName {
+    /// The kind's family in Graph: the one switch in Graph over the whitelist. Each arm names the
+    /// kind's spec type (as `family` does), which does not compile until it conforms to
+    /// `LayerShapeRule` in Graph/Layers/.
+    public var shapeFamily: any LayerShapeRule.Type {
+        switch self {
+        case .linear: return LinearSpec.self
+        case .conv2d: return Conv2DSpec.self
+        case .maxPool2d: return MaxPool2DSpec.self
+        case .batchNorm2d: return BatchNorm2DSpec.self
+        case .dropout: return DropoutSpec.self
+        case .relu: return ReLUSpec.self
+        case .softmax: return SoftmaxSpec.self
+        }
+    }
 }

@@ -44,7 +44,7 @@ public struct ScratchContext: Hashable, Sendable {
 }
 
 /// Answers the planner's question "which scratch does this op need?". Graph's own answer is
-/// `Op.scratch` (im2col); the runtime answers for the kernels it picks (Winograd).
+/// `Op.scratch` (each family's `OpRule.scratch`: a conv's im2col); the runtime answers for the kernels it picks (Winograd).
 public typealias ScratchPlanner = (Op, ScratchContext) -> [ScratchRequest]
 
 /// The pass of an op during which a scratch tensor lives.
@@ -63,45 +63,5 @@ public struct ScratchRequest: Hashable, Sendable {
         self.kind = kind
         self.elementCount = elementCount
         self.pass = pass
-    }
-}
-
-extension Conv2DGeometry {
-    /// Images a lane lowers into its im2col region at once: as many of its share of the batch as
-    /// fit `BufferPlan.columnBudgetBytes`, at least one.
-    public func imagesPerChunk(batchSize: Int, lanes: Int) -> Int {
-        let imagesPerLane = (batchSize + lanes - 1) / lanes
-        return max(1, min(imagesPerLane, BufferPlan.columnBudgetBytes / (columnsPerImage * ElementType.float32.size)))
-    }
-
-    /// im2col elements of one image: [C·KH·KW, OH·OW].
-    public var columnsPerImage: Int { columnRows * outSpatial }
-
-    /// Elements of one lane's im2col region.
-    public func columnsPerLane(batchSize: Int, lanes: Int) -> Int {
-        columnsPerImage * imagesPerChunk(batchSize: batchSize, lanes: lanes)
-    }
-}
-
-extension Op {
-    /// The scratch tensors this op needs in a plan, in the order the planner adds them.
-    public func scratch(_ context: ScratchContext) -> [ScratchRequest] {
-        let (batchSize, lanes, runsBackward) = (context.batchSize, context.lanes, context.runsBackward)
-        switch self {
-        case let .conv2d(g):
-            // Each lane lowers its share of the batch, as many images at a time as fit the budget.
-            let columns = g.columnsPerLane(batchSize: batchSize, lanes: lanes) * lanes
-            var requests = [ScratchRequest(.columns, elementCount: columns, pass: .forward)]
-            if runsBackward {
-                requests.append(ScratchRequest(.backwardColumns, elementCount: columns, pass: .backward))
-                if lanes > 1 {
-                    requests.append(ScratchRequest(.weightGradientPartials, elementCount: g.weightCount * (lanes - 1),
-                                                   pass: .backward))
-                }
-            }
-            return requests
-        case .maxPool2d, .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear:
-            return []
-        }
     }
 }

@@ -141,30 +141,20 @@ public final class Network {
         evaluationArena.deallocate()
     }
 
-    /// PyTorch's default initialization: Conv2D and Linear weights and biases uniform in
-    /// ±1/√fan_in (kaiming_uniform with a = √5 gives the same bound), batch norm γ = 1, β = 0,
-    /// running mean 0, running variance 1. Slots are filled in state_dict order.
+    /// PyTorch's default initialization, each op's as its family says (`RuntimeOp.slotInitialization`:
+    /// Conv2D and Linear weights and biases uniform in ±1/√fan_in, batch norm γ = 1, β = 0, running
+    /// mean 0, running variance 1); counters start at 0. Slots are filled in state_dict order.
     public func initializeParameters(generator: inout SeededGenerator) {
         for slot in graph.slots {
-            let step = graph.steps[slot.stepIndex]
-            switch (slot.role, step.op) {
-            case (.weight, .conv2d(let g)):
-                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.columnRows).squareRoot(), &generator)
-            case (.bias, .conv2d(let g)):
-                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.columnRows).squareRoot(), &generator)
-            case (.weight, .linear(let g)), (.bias, .linear(let g)):
-                fillUniform(parameters + slot.offset, count: slot.count, bound: 1 / Float(g.inFeatures).squareRoot(), &generator)
-            case (.weight, _):
-                (parameters + slot.offset).update(repeating: 1, count: slot.count)
-            case (.bias, _):
-                (parameters + slot.offset).update(repeating: 0, count: slot.count)
-            case (.runningMean, _):
-                (statistics + slot.offset).update(repeating: 0, count: slot.count)
-            case (.runningVar, _):
-                (statistics + slot.offset).update(repeating: 1, count: slot.count)
-            case (.numBatchesTracked, _):
+            if slot.role.storage == .counters {
                 counters[slot.offset] = 0
+                continue
             }
+            guard let initialization = graph.steps[slot.stepIndex].op.runtime.slotInitialization[slot.role] else {
+                preconditionFailure("\(slot.name) has no initialization")
+            }
+            let block = slot.role.storage == .parameters ? parameters : statistics
+            initialization.fill(block + slot.offset, count: slot.count, &generator)
         }
         optimizerState.update(repeating: 0, count: max(graph.parameterCount * optimizer.stateBlocks, 1))
         stepCount = 0
@@ -343,10 +333,4 @@ private func floatPointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, 
 
 private func int32Pointer(_ arena: UnsafeMutableRawPointer, _ plan: BufferPlan, _ id: Int) -> UnsafeMutablePointer<Int32> {
     (arena + plan.tensors[id].offset).assumingMemoryBound(to: Int32.self)
-}
-
-private func fillUniform(_ values: UnsafeMutablePointer<Float>, count: Int, bound: Float, _ generator: inout SeededGenerator) {
-    for i in 0..<count {
-        values[i] = generator.nextFloat(in: -bound, bound)
-    }
 }

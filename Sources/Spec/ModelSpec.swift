@@ -18,80 +18,12 @@ public struct Pair: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(h)×\(w)" }
 }
 
-/// PyTorch's defaults for every optional layer argument, in one place.
+/// PyTorch's defaults for optional layer arguments: those several kinds share here, each kind's
+/// own in its file in Layers/Kinds/ (`LayerDefaults.convStride` in Conv2D.swift).
 public enum LayerDefaults {
-    public static let convStride = Pair(square: 1)
-    public static let convPadding = Pair(square: 0)
     public static let bias = true
-    public static let poolPadding = Pair(square: 0)
-    public static let batchNormEps = 1e-5
-    public static let batchNormMomentum = 0.1
-    public static let dropoutP = 0.5
     /// MNIST: one grey channel, 28×28 pixels.
     public static let input = [1, 28, 28]
-}
-
-public struct Conv2DSpec: Hashable, Sendable {
-    public var outChannels: Int
-    public var kernel: Pair
-    public var stride: Pair = LayerDefaults.convStride
-    public var padding: Pair = LayerDefaults.convPadding
-    public var bias: Bool = LayerDefaults.bias
-    public var weightDecay: Double?
-
-    public init(outChannels: Int, kernel: Pair, stride: Pair = LayerDefaults.convStride,
-                padding: Pair = LayerDefaults.convPadding, bias: Bool = LayerDefaults.bias,
-                weightDecay: Double? = nil) {
-        self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        self.bias = bias
-        self.weightDecay = weightDecay
-    }
-}
-
-public struct MaxPool2DSpec: Hashable, Sendable {
-    public var kernel: Pair
-    /// PyTorch: `stride` defaults to `kernel_size`.
-    public var stride: Pair
-    public var padding: Pair = LayerDefaults.poolPadding
-
-    public init(kernel: Pair, stride: Pair? = nil, padding: Pair = LayerDefaults.poolPadding) {
-        self.kernel = kernel
-        self.stride = stride ?? kernel
-        self.padding = padding
-    }
-}
-
-public struct BatchNorm2DSpec: Hashable, Sendable {
-    public var eps: Double = LayerDefaults.batchNormEps
-    public var momentum: Double = LayerDefaults.batchNormMomentum
-
-    public init(eps: Double = LayerDefaults.batchNormEps, momentum: Double = LayerDefaults.batchNormMomentum) {
-        self.eps = eps
-        self.momentum = momentum
-    }
-}
-
-public struct DropoutSpec: Hashable, Sendable {
-    public var p: Double = LayerDefaults.dropoutP
-
-    public init(p: Double = LayerDefaults.dropoutP) {
-        self.p = p
-    }
-}
-
-public struct LinearSpec: Hashable, Sendable {
-    public var outFeatures: Int
-    public var bias: Bool = LayerDefaults.bias
-    public var weightDecay: Double?
-
-    public init(outFeatures: Int, bias: Bool = LayerDefaults.bias, weightDecay: Double? = nil) {
-        self.outFeatures = outFeatures
-        self.bias = bias
-        self.weightDecay = weightDecay
-    }
 }
 
 /// The canonical spelling of each whitelisted layer, in the order docs list them.
@@ -103,9 +35,25 @@ public enum LayerName: String, CaseIterable, Sendable {
     case dropout = "Dropout"
     case relu = "ReLU"
     case softmax = "Softmax"
+
+    /// The kind's family in Spec (Layers/Kinds/): its typed arguments, table entry and decoding.
+    /// The switch is exhaustive: a new case does not compile without its family.
+    public var family: any LayerKindSpec.Type {
+        switch self {
+        case .linear: return LinearSpec.self
+        case .conv2d: return Conv2DSpec.self
+        case .maxPool2d: return MaxPool2DSpec.self
+        case .batchNorm2d: return BatchNorm2DSpec.self
+        case .dropout: return DropoutSpec.self
+        case .relu: return ReLUSpec.self
+        case .softmax: return SoftmaxSpec.self
+        }
+    }
 }
 
-/// The whitelist. Adding a layer means adding a case here; every `switch` over it is exhaustive.
+/// The whitelist, each case with its kind's typed arguments (`LayerKindSpec`, Layers/Kinds/).
+/// Adding a layer means adding a case here and in `LayerName`; see "Adding a layer kind" in
+/// LayerTable.swift.
 public enum LayerKind: Hashable, Sendable {
     case conv2d(Conv2DSpec)
     case maxPool2d(MaxPool2DSpec)
@@ -115,18 +63,21 @@ public enum LayerKind: Hashable, Sendable {
     case softmax
     case linear(LinearSpec)
 
-    /// The whitelist entry of this layer.
-    public var name: LayerName {
+    /// The typed arguments: the one switch in Spec from a layer to its kind's family.
+    public var spec: any LayerKindSpec {
         switch self {
-        case .conv2d: return .conv2d
-        case .maxPool2d: return .maxPool2d
-        case .batchNorm2d: return .batchNorm2d
-        case .dropout: return .dropout
-        case .relu: return .relu
-        case .softmax: return .softmax
-        case .linear: return .linear
+        case let .conv2d(spec): return spec
+        case let .maxPool2d(spec): return spec
+        case let .batchNorm2d(spec): return spec
+        case let .dropout(spec): return spec
+        case .relu: return ReLUSpec()
+        case .softmax: return SoftmaxSpec()
+        case let .linear(spec): return spec
         }
     }
+
+    /// The whitelist entry of this layer.
+    public var name: LayerName { type(of: spec).name }
 
     /// The canonical spelling, as written in docs and `--json` output.
     public var canonicalName: String { name.rawValue }

@@ -295,7 +295,7 @@ public struct SpecDecoder {
             }
             entries = read
         }
-        var values = ArgumentValues()
+        var values: [String: ArgumentValue] = [:]
         var valid = true
         // Required arguments an unknown key already points at (`kernal_size`, `filters`): their
         // did-you-mean is the one error, not also "needs 'kernel_size'".
@@ -305,7 +305,7 @@ public struct SpecDecoder {
                 if reportPaddingWord(entry, layer: schema, entries: entries) {
                     valid = false
                 } else if let value = read(entry.value, as: argument) {
-                    values.values[entry.key] = value
+                    values[entry.key] = value
                 } else {
                     valid = false
                 }
@@ -313,7 +313,7 @@ public struct SpecDecoder {
                 pointedAt.insert(target)
             }
         }
-        for argument in schema.requiredArguments where values.values[argument.key] == nil {
+        for argument in schema.requiredArguments where values[argument.key] == nil {
             let written = entries.contains { $0.key == argument.key }
             if !written && !pointedAt.contains(argument.key) {
                 diagnostics.append(.error(at: nameNode.location, "\(canonical) needs '\(argument.key)'",
@@ -328,84 +328,23 @@ public struct SpecDecoder {
         for entry in entries where locations[entry.key] == nil {
             locations[entry.key] = entry.keyNode.location
         }
-        result.layer = LayerSpec(kind: layerKind, name: values.string("name"), location: nameNode.location,
+        var name: String?
+        if case .string(let text)? = values["name"] { name = text }
+        result.layer = LayerSpec(kind: layerKind, name: name, location: nameNode.location,
                                  argumentLocations: locations)
         return result
     }
 
     /// The typed layer from arguments that were all read without error and include every required
-    /// one. Defaults are `LayerDefaults`' (the table's `ArgumentDefault`s name the same values).
-    /// The switch is exhaustive: a new `LayerName` does not compile until it is decoded here.
-    private mutating func build(_ kind: LayerName, _ values: ArgumentValues, entries: [Entry]) -> LayerKind? {
-        switch kind {
-        case .conv2d:
-            guard let outChannels = values.integer("out_channels"), let kernel = values.pair("kernel_size") else {
-                return nil
-            }
-            return .conv2d(Conv2DSpec(outChannels: outChannels, kernel: kernel,
-                                      stride: values.pair("stride") ?? LayerDefaults.convStride,
-                                      padding: values.pair("padding") ?? LayerDefaults.convPadding,
-                                      bias: values.boolean("bias") ?? LayerDefaults.bias,
-                                      weightDecay: values.number("weight_decay")))
-        case .maxPool2d:
-            guard let kernel = values.pair("kernel_size") else { return nil }
-            let padding = values.pair("padding") ?? LayerDefaults.poolPadding
-            let paddingNode = entries.first { $0.key == "padding" }?.value
-            guard checkPoolPadding(padding, kernel: kernel, at: paddingNode) else { return nil }
-            return .maxPool2d(MaxPool2DSpec(kernel: kernel, stride: values.pair("stride"), padding: padding))
-        case .batchNorm2d:
-            return .batchNorm2d(BatchNorm2DSpec(eps: values.number("eps") ?? LayerDefaults.batchNormEps,
-                                                momentum: values.number("momentum") ?? LayerDefaults.batchNormMomentum))
-        case .dropout:
-            return .dropout(DropoutSpec(p: values.number("p") ?? LayerDefaults.dropoutP))
-        case .linear:
-            guard let outFeatures = values.integer("out_features") else { return nil }
-            return .linear(LinearSpec(outFeatures: outFeatures, bias: values.boolean("bias") ?? LayerDefaults.bias,
-                                      weightDecay: values.number("weight_decay")))
-        case .relu:
-            return .relu
-        case .softmax:
-            return .softmax
-        }
-    }
-
-    /// A layer argument after reading, typed by its `ValueType`.
-    private enum ArgumentValue {
-        case integer(Int)
-        case pair(Pair)
-        case number(Double)
-        case boolean(Bool)
-        case string(String)
-    }
-
-    /// The arguments of one layer that were written and read without error, by key.
-    private struct ArgumentValues {
-        var values: [String: ArgumentValue] = [:]
-
-        func integer(_ key: String) -> Int? {
-            if case .integer(let value)? = values[key] { return value }
-            return nil
-        }
-
-        func pair(_ key: String) -> Pair? {
-            if case .pair(let value)? = values[key] { return value }
-            return nil
-        }
-
-        func number(_ key: String) -> Double? {
-            if case .number(let value)? = values[key] { return value }
-            return nil
-        }
-
-        func boolean(_ key: String) -> Bool? {
-            if case .boolean(let value)? = values[key] { return value }
-            return nil
-        }
-
-        func string(_ key: String) -> String? {
-            if case .string(let value)? = values[key] { return value }
-            return nil
-        }
+    /// one, decoded by the kind's family (`LayerKindSpec`, Layers/Kinds/), which reports what the
+    /// table cannot state.
+    private mutating func build(_ kind: LayerName, _ values: [String: ArgumentValue], entries: [Entry]) -> LayerKind? {
+        var nodes: [String: YAMLNode] = [:]
+        for entry in entries { nodes[entry.key] = entry.value }
+        var arguments = LayerArguments(values: values, nodes: nodes)
+        let spec = kind.family.init(&arguments)
+        diagnostics += arguments.diagnostics
+        return spec?.layerKind
     }
 
     /// Reads `node` as the table says `argument` is typed; reports and returns nil when it is not.
@@ -427,17 +366,6 @@ public struct SpecDecoder {
             diagnostics.append(.error(at: node.location, "'\(argument.key)' cannot be read here"))
             return nil
         }
-    }
-
-    /// PyTorch refuses pooling padding above half the kernel; so does cnnc.
-    private mutating func checkPoolPadding(_ padding: Pair, kernel: Pair, at node: YAMLNode?) -> Bool {
-        let dims = [(padding.h, kernel.h), (padding.w, kernel.w)]
-        for (pad, size) in dims where pad > size / 2 {
-            diagnostics.append(.error(at: node?.location, "padding \(pad) exceeds half the kernel \(size)",
-                                      hint: "MaxPool2D padding must be at most kernel_size / 2", end: node?.end))
-            return false
-        }
-        return true
     }
 
     // MARK: - Values

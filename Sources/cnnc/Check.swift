@@ -99,12 +99,7 @@ struct ModelSummary {
         for (step, field) in zip(graph.steps, fields) {
             let params = step.op.parameterCount
             let share = params == 0 ? "" : formatFixed(Double(params) / Double(max(graph.parameterCount, 1)) * 100, digits: 1) + "%"
-            var windowed = false
-            switch step.op {
-            case .conv2d, .maxPool2d: windowed = true
-            case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear: windowed = false
-            }
-            let receptive = windowed ? field.map { $0.h == $0.w ? "\($0.h)" : "\($0.h)×\($0.w)" } ?? "" : ""
+            let receptive = step.op.window != nil ? field.map { $0.h == $0.w ? "\($0.h)" : "\($0.h)×\($0.w)" } ?? "" : ""
             table.rows.append([String(step.index), terminalSafe(step.name), step.op.kindName, step.op.settingsText, step.output.description,
                                groupedThousands(params), share, receptive, groupedThousands(step.op.macs)])
         }
@@ -228,12 +223,8 @@ func checkJSON(file: String, compilation: Compilation, summary: ModelSummary?) -
 
 /// `[h, w]` of a conv or pool step's receptive field, else null.
 private func receptiveField(_ step: Step, _ field: Pair?) -> JSON {
-    switch step.op {
-    case .conv2d, .maxPool2d:
-        return field.map { .array([.int($0.h), .int($0.w)]) } ?? .null
-    case .batchNorm2d, .dropout, .relu, .softmax, .flatten, .linear:
-        return .null
-    }
+    guard step.op.window != nil, let field else { return .null }
+    return .array([.int(field.h), .int(field.w)])
 }
 
 /// A fix for tools: its title and edits, positions 1-based as in the diagnostics (columns count

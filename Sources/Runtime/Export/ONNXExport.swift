@@ -34,33 +34,9 @@ public func onnxModel(_ saved: SavedRun) -> [UInt8] {
             usedInitializers += present
             return present
         }
-        switch step.op {
-        case let .conv2d(c):
-            node("Conv", inputs: [current] + parameters(["weight", "bias"]), attributes: [
-                onnxInts("kernel_shape", [c.kernel.h, c.kernel.w]), onnxInts("strides", [c.stride.h, c.stride.w]),
-                onnxInts("pads", [c.padding.h, c.padding.w, c.padding.h, c.padding.w]),
-            ])
-        case let .maxPool2d(p):
-            node("MaxPool", inputs: [current], attributes: [
-                onnxInts("kernel_shape", [p.kernel.h, p.kernel.w]), onnxInts("strides", [p.stride.h, p.stride.w]),
-                onnxInts("pads", [p.padding.h, p.padding.w, p.padding.h, p.padding.w]),
-            ])
-        case let .batchNorm2d(b):
-            node("BatchNormalization", inputs: [current] + parameters(["weight", "bias", "running_mean", "running_var"]),
-                 attributes: [onnxFloat("epsilon", Float(b.eps)), onnxFloat("momentum", Float(1 - b.momentum))])
-        case .dropout:
-            // Evaluation semantics: identity. The last step is never a Dropout (the spec must end in
-            // Linear or Softmax), so skipping it cannot lose the graph's output name.
-            continue
-        case .relu:
-            node("Relu", inputs: [current])
-        case .softmax:
-            node("Softmax", inputs: [current], attributes: [onnxInt("axis", 1)])
-        case .flatten:
-            node("Flatten", inputs: [current], attributes: [onnxInt("axis", 1)])
-        case .linear:
-            node("Gemm", inputs: [current] + parameters(["weight", "bias"]), attributes: [onnxInt("transB", 1)])
-        }
+        // Each family's node (`RuntimeOp.onnxNode`); none for ops evaluation leaves out (Dropout).
+        guard let n = step.op.runtime.onnxNode else { continue }
+        node(n.opType, inputs: [current] + parameters(n.parameters), attributes: n.attributes)
     }
     g.string(2, graph.name)  // GraphProto.name
     for name in usedInitializers {
@@ -93,8 +69,22 @@ public func onnxModel(_ saved: SavedRun) -> [UInt8] {
     return model.bytes
 }
 
+/// One op's node in the exported graph: its operator, the slot names of its parameter inputs
+/// (`weight`, `bias`; those the run has are initializers) and its attributes.
+struct ONNXNode {
+    var opType: String
+    var parameters: [String]
+    var attributes: [ProtobufMessage]
+
+    init(_ opType: String, parameters: [String] = [], attributes: [ProtobufMessage] = []) {
+        self.opType = opType
+        self.parameters = parameters
+        self.attributes = attributes
+    }
+}
+
 /// AttributeProto with a list of ints (type INTS = 7).
-private func onnxInts(_ name: String, _ values: [Int]) -> ProtobufMessage {
+func onnxInts(_ name: String, _ values: [Int]) -> ProtobufMessage {
     var a = ProtobufMessage()
     a.string(1, name)          // name
     a.packedInts(8, values)    // ints
@@ -103,7 +93,7 @@ private func onnxInts(_ name: String, _ values: [Int]) -> ProtobufMessage {
 }
 
 /// AttributeProto with one int (type INT = 2).
-private func onnxInt(_ name: String, _ value: Int) -> ProtobufMessage {
+func onnxInt(_ name: String, _ value: Int) -> ProtobufMessage {
     var a = ProtobufMessage()
     a.string(1, name)
     a.int(3, value)            // i
@@ -112,7 +102,7 @@ private func onnxInt(_ name: String, _ value: Int) -> ProtobufMessage {
 }
 
 /// AttributeProto with one float (type FLOAT = 1).
-private func onnxFloat(_ name: String, _ value: Float) -> ProtobufMessage {
+func onnxFloat(_ name: String, _ value: Float) -> ProtobufMessage {
     var a = ProtobufMessage()
     a.string(1, name)
     a.float(2, value)          // f

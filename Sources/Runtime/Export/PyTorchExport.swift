@@ -3,45 +3,25 @@ import Graph
 import Spec
 
 /// The PyTorch module constructor of one graph step, as it appears in the exported
-/// `nn.Sequential`; its position in the Sequential is the step's index, which is also the
-/// prefix of its state_dict names (the implicit flatten is a step, so `nn.Flatten()` takes its
-/// index and later names match weights.safetensors). Class and keyword names come from the
-/// layer table (`LayerSchema.pytorchClass`, `ArgumentSchema.pytorchName`).
-func pytorchModule(_ op: Op) -> String {
-    func pair(_ p: Pair) -> String { p.h == p.w ? "\(p.h)" : "(\(p.h), \(p.w))" }
-    guard let kind = LayerName(rawValue: op.kindName) else {
-        // The implicit flatten is the graph's own step, not a spec layer.
-        return "nn.Flatten()"
-    }
+/// `nn.Sequential` (each family's `RuntimeOp.pytorchModule`); its position in the Sequential is the
+/// step's index, which is also the prefix of its state_dict names (the implicit flatten is a step,
+/// so `nn.Flatten()` takes its index and later names match weights.safetensors).
+func pytorchModule(_ op: Op) -> String { op.runtime.pytorchModule }
+
+/// `nn.Conv2d(1, 6, kernel_size=5)`: the kind's PyTorch class with the positional arguments, then
+/// each table key with its PyTorch keyword; class and keyword names come from the layer table
+/// (`LayerSchema.pytorchClass`, `ArgumentSchema.pytorchName`).
+func pytorchConstructor(_ kind: LayerName, _ positional: [String], keywords: [(key: String, value: String)]) -> String {
     let schema = kind.schema
-    func keyword(_ key: String) -> String {
+    let named = keywords.map { key, value -> String in
         guard let name = schema.argument(named: key)?.pytorchName else { preconditionFailure("\(kind) has no PyTorch keyword for \(key)") }
-        return name
+        return "\(name)=\(value)"
     }
-    let arguments: [String]
-    switch op {
-    case let .conv2d(g):
-        arguments = ["\(g.inChannels)", "\(g.outChannels)", "\(keyword("kernel_size"))=\(pair(g.kernel))",
-                     "\(keyword("stride"))=\(pair(g.stride))", "\(keyword("padding"))=\(pair(g.padding))"]
-            + (g.bias ? [] : ["\(keyword("bias"))=False"])
-    case let .maxPool2d(g):
-        arguments = ["\(keyword("kernel_size"))=\(pair(g.kernel))", "\(keyword("stride"))=\(pair(g.stride))",
-                     "\(keyword("padding"))=\(pair(g.padding))"]
-    case let .batchNorm2d(g):
-        arguments = ["\(g.channels)", "\(keyword("eps"))=\(pythonFloat(g.eps))", "\(keyword("momentum"))=\(pythonFloat(g.momentum))"]
-    case let .dropout(p):
-        arguments = ["\(keyword("p"))=\(pythonFloat(p))"]
-    case .relu:
-        arguments = []
-    case .softmax:
-        arguments = ["dim=1"]
-    case .flatten:
-        arguments = []
-    case let .linear(g):
-        arguments = ["\(g.inFeatures)", "\(g.outFeatures)"] + (g.bias ? [] : ["\(keyword("bias"))=False"])
-    }
-    return "\(schema.pytorchClass)(\(arguments.joined(separator: ", ")))"
+    return "\(schema.pytorchClass)(\((positional + named).joined(separator: ", ")))"
 }
+
+/// A height/width pair as PyTorch takes it: `5` or `(3, 5)`.
+func pythonPair(_ p: Pair) -> String { p.h == p.w ? "\(p.h)" : "(\(p.h), \(p.w))" }
 
 /// Shortest round-tripping Python literal of a float ("0.25", "1e-05").
 func pythonFloat(_ value: Double) -> String {

@@ -2,7 +2,7 @@ import Graph
 import Spec
 
 /// A BatchNorm2D step bound to its buffers; work items split the channels.
-struct BatchNormStep {
+struct BatchNormStep: SinglePassStep {
     var geometry: BatchNormGeometry
     /// [C, batch, H, W]
     var input: UnsafeMutablePointer<Float>
@@ -76,5 +76,26 @@ struct BatchNormStep {
                           savedInvStd: saved.invStd, gammaGradient: d.gammaGradient, betaGradient: d.betaGradient,
                           inputGradient: d.inputGradient, geometry: geometry, batch: batch,
                           channels: lane.share(geometry.channels))
+    }
+}
+
+/// BatchNorm2D in the runtime (spec: Spec/Layers/Kinds/BatchNorm2D.swift; op:
+/// Graph/Layers/BatchNorm2D.swift; kernels: Kernels/BatchNorm.swift).
+extension BatchNormGeometry: RuntimeOp {
+    func bind(_ binder: StepBinder) -> BoundStep { BatchNormStep(self, binder) }
+
+    /// PyTorch's default: γ = 1, β = 0, running mean 0, running variance 1.
+    var slotInitialization: [SlotRole: SlotInitialization] {
+        [.weight: .constant(1), .bias: .constant(0), .runningMean: .constant(0), .runningVar: .constant(1)]
+    }
+
+    var pytorchModule: String {
+        pytorchConstructor(.batchNorm2d, ["\(channels)"], keywords: [("eps", pythonFloat(eps)), ("momentum", pythonFloat(momentum))])
+    }
+
+    /// ONNX's momentum weighs the running value, PyTorch's the batch's.
+    var onnxNode: ONNXNode? {
+        ONNXNode("BatchNormalization", parameters: ["weight", "bias", "running_mean", "running_var"],
+                 attributes: [onnxFloat("epsilon", Float(eps)), onnxFloat("momentum", Float(1 - momentum))])
     }
 }

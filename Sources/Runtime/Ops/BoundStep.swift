@@ -2,101 +2,106 @@ import Graph
 import Spec
 
 /// One step of a plan bound to its memory: the op's runtime value, made once when a `Network` is
-/// built (as TFLite's Prepare) and run many times (its Eval). Each payload holds its pointers,
-/// runs its forward and backward passes over one work item's share, and has asked the planner for
-/// its scratch tensors through `Op.scratch`.
-enum BoundStep {
-    case convolution(ConvolutionStep)
-    case maxPool(MaxPoolStep)
-    case batchNorm(BatchNormStep)
-    case dropout(DropoutStep)
-    case relu(ReLUStep)
-    case softmax(SoftmaxStep)
-    case flatten(FlattenStep)
-    case linear(LinearStep)
-    case batchNormReLU(BatchNormReLUStep)
+/// built (as TFLite's Prepare) and run many times (its Eval). Each step holds its pointers, runs
+/// its forward and backward passes over one work item's share, and has asked the planner for its
+/// scratch tensors through `Op.scratch`.
+typealias BoundStep = any RunnableStep
 
-    init(_ op: Op, _ binder: StepBinder) {
-        switch op {
-        case let .conv2d(g): self = .convolution(ConvolutionStep(g, binder))
-        case let .maxPool2d(g): self = .maxPool(MaxPoolStep(g, binder))
-        case let .batchNorm2d(g): self = .batchNorm(BatchNormStep(g, binder))
-        case let .dropout(p): self = .dropout(DropoutStep(p: p, binder))
-        case .relu: self = .relu(ReLUStep(binder))
-        case .softmax: self = .softmax(SoftmaxStep(binder))
-        case let .flatten(g): self = .flatten(FlattenStep(g, binder))
-        case let .linear(g): self = .linear(LinearStep(g, binder))
-        }
-    }
-
+/// What the network's loops ask of a bound step. Each family's step conforms in its file in
+/// Runtime/Ops/ (`ConvolutionStep`, `ReLUStep`, …), as does the fused `BatchNormReLUStep`.
+protocol RunnableStep {
     /// The step's output: [batch, …] in the plan's arena.
-    var output: UnsafeMutablePointer<Float> {
-        switch self {
-        case let .convolution(s): return s.output
-        case let .maxPool(s): return s.output
-        case let .batchNorm(s): return s.output
-        case let .dropout(s): return s.output
-        case let .relu(s): return s.output
-        case let .softmax(s): return s.output
-        case let .flatten(s): return s.output
-        case let .linear(s): return s.output
-        case let .batchNormReLU(s): return s.output
-        }
-    }
-
-    /// The forward pass needs a fresh random seed.
-    func drawsSeed(training: Bool) -> Bool {
-        if case let .dropout(s) = self { return s.drawsSeed(training: training) }
-        return false
-    }
-
-    /// Jobs the forward pass takes one after another.
-    var forwardPhases: Int {
-        if case let .convolution(s) = self { return s.forwardPhases }
-        return 1
-    }
-
+    var output: UnsafeMutablePointer<Float> { get }
+    /// The forward pass needs a fresh random seed (none does unless it says).
+    func drawsSeed(training: Bool) -> Bool
+    /// Jobs the forward pass takes one after another (one unless a step says).
+    var forwardPhases: Int { get }
     /// Jobs the backward pass takes one after another (0: the plan runs no backward pass here).
-    var backwardPhases: Int {
-        switch self {
-        case let .convolution(s): return s.backwardPhases
-        case let .maxPool(s): return s.gradients == nil ? 0 : 1
-        case let .batchNorm(s): return s.gradients == nil ? 0 : 1
-        case let .dropout(s): return s.gradients == nil ? 0 : 1
-        case let .relu(s): return s.gradients == nil ? 0 : 1
-        case let .softmax(s): return s.gradients == nil ? 0 : 1
-        case let .flatten(s): return s.gradients == nil ? 0 : 1
-        case let .linear(s): return s.gradients == nil ? 0 : 1
-        case let .batchNormReLU(s): return s.backwardPhases
-        }
-    }
+    var backwardPhases: Int { get }
+    func forward(_ run: ForwardRun, _ lane: Lane)
+    func backward(phase: Int, batch: Int, _ lane: Lane)
+}
 
-    func forward(_ run: ForwardRun, _ lane: Lane) {
-        switch self {
-        case let .convolution(s): s.forward(run, lane)
-        case let .maxPool(s): s.forward(run, lane)
-        case let .batchNorm(s): s.forward(run, lane)
-        case let .dropout(s): s.forward(run, lane)
-        case let .relu(s): s.forward(run, lane)
-        case let .softmax(s): s.forward(run, lane)
-        case let .flatten(s): s.forward(run, lane)
-        case let .linear(s): s.forward(run, lane)
-        case let .batchNormReLU(s): s.forward(run, lane)
-        }
-    }
+extension RunnableStep {
+    func drawsSeed(training: Bool) -> Bool { false }
+    var forwardPhases: Int { 1 }
+}
+
+/// A step whose backward pass is one job, run when the plan bound its gradients.
+protocol SinglePassStep: RunnableStep {
+    associatedtype Gradients
+    /// Bound when the plan runs the step's backward pass.
+    var gradients: Gradients? { get }
+    func backward(batch: Int, _ lane: Lane)
+}
+
+extension SinglePassStep {
+    var backwardPhases: Int { gradients == nil ? 0 : 1 }
 
     func backward(phase: Int, batch: Int, _ lane: Lane) {
+        backward(batch: batch, lane)
+    }
+}
+
+/// What the runtime knows of an op, on its geometry (Graph's `OpRule`): its bound step, how
+/// PyTorch initializes its slots, and its PyTorch and ONNX exports. Each family conforms in its
+/// step's file in Runtime/Ops/.
+protocol RuntimeOp: OpRule {
+    /// The op's step bound to step `binder.k`'s tensors and slots.
+    func bind(_ binder: StepBinder) -> BoundStep
+    /// How PyTorch's `reset_parameters` fills each float slot of the op (`slotShapes`), by role;
+    /// counters start at 0.
+    var slotInitialization: [SlotRole: SlotInitialization] { get }
+    /// Its module in the exported `nn.Sequential` (`pytorchConstructor`).
+    var pytorchModule: String { get }
+    /// Its node in the exported ONNX graph; nil where evaluation leaves the op out.
+    var onnxNode: ONNXNode? { get }
+}
+
+extension Op {
+    /// The op's runtime family: the one switch in Runtime from an op to its `RuntimeOp`.
+    var runtime: any RuntimeOp {
         switch self {
-        case let .convolution(s): s.backward(phase: phase, batch: batch, lane)
-        case let .maxPool(s): s.backward(batch: batch, lane)
-        case let .batchNorm(s): s.backward(batch: batch, lane)
-        case let .dropout(s): s.backward(batch: batch, lane)
-        case let .relu(s): s.backward(batch: batch, lane)
-        case let .softmax(s): s.backward(batch: batch, lane)
-        case let .flatten(s): s.backward(batch: batch, lane)
-        case let .linear(s): s.backward(batch: batch, lane)
-        case let .batchNormReLU(s): s.backward(batch: batch, lane)
+        case let .conv2d(g): return g
+        case let .maxPool2d(g): return g
+        case let .batchNorm2d(g): return g
+        case let .dropout(p): return DropoutGeometry(p: p)
+        case .relu: return ReLUGeometry()
+        case .softmax: return SoftmaxGeometry()
+        case let .flatten(g): return g
+        case let .linear(g): return g
         }
+    }
+}
+
+/// How a float slot starts, as PyTorch's `reset_parameters` fills it.
+enum SlotInitialization: Hashable {
+    /// Uniform in ±bound, drawn in slot order from the initialization generator.
+    case uniform(bound: Float)
+    case constant(Float)
+
+    func fill(_ values: UnsafeMutablePointer<Float>, count: Int, _ generator: inout SeededGenerator) {
+        switch self {
+        case let .uniform(bound):
+            for i in 0..<count {
+                values[i] = generator.nextFloat(in: -bound, bound)
+            }
+        case let .constant(value):
+            values.update(repeating: value, count: count)
+        }
+    }
+}
+
+/// The input and output gradients of a step without parameters, bound when the plan runs its
+/// backward pass (some earlier step needs the input gradient).
+struct PassThroughGradients {
+    var outputGradient: UnsafeMutablePointer<Float>
+    var inputGradient: UnsafeMutablePointer<Float>
+
+    init?(_ b: StepBinder) {
+        guard let outputGradient = b.outputGradient, let inputGradient = b.inputGradient else { return nil }
+        self.outputGradient = outputGradient
+        self.inputGradient = inputGradient
     }
 }
 
@@ -161,7 +166,7 @@ struct Kernel {
 /// Binds every step of `plan` to `arena` and the parameter blocks, fusing the steps the plan says.
 func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer, blocks: ParameterBlocks) -> [Kernel] {
     func binder(_ k: Int) -> StepBinder { StepBinder(graph: graph, plan: plan, arena: arena, blocks: blocks, k: k) }
-    func single(_ k: Int) -> BoundStep { BoundStep(graph.steps[k].op, binder(k)) }
+    func single(_ k: Int) -> BoundStep { graph.steps[k].op.runtime.bind(binder(k)) }
     var kernels: [Kernel] = []
     var fusions = plan.fusions[...]
     var k = 0
@@ -170,14 +175,14 @@ func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer,
             fusions.removeFirst()
             switch fused.pattern {
             case .batchNormReLU, .batchNormReLUMaxPool:
-                guard case let .batchNorm(norm) = single(k) else { preconditionFailure("a fusion starts at batch norm") }
+                guard let norm = single(k) as? BatchNormStep else { preconditionFailure("a fusion starts at batch norm") }
                 var pool: MaxPoolStep?
-                if fused.pattern == .batchNormReLUMaxPool, case let .maxPool(p) = single(k + 2) { pool = p }
-                kernels.append(Kernel(step: .batchNormReLU(BatchNormReLUStep(norm: norm, pool: pool)), steps: fused.steps))
+                if fused.pattern == .batchNormReLUMaxPool { pool = single(k + 2) as? MaxPoolStep }
+                kernels.append(Kernel(step: BatchNormReLUStep(norm: norm, pool: pool), steps: fused.steps))
             case .reluMaxPool:
-                guard case var .maxPool(pool) = single(k + 1) else { preconditionFailure("ReLU+MaxPool2D ends at a pool") }
+                guard var pool = single(k + 1) as? MaxPoolStep else { preconditionFailure("ReLU+MaxPool2D ends at a pool") }
                 pool.relu = true
-                kernels.append(Kernel(step: .maxPool(pool), steps: fused.steps))
+                kernels.append(Kernel(step: pool, steps: fused.steps))
             }
             k = fused.steps.upperBound
         } else {
@@ -186,4 +191,10 @@ func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer,
         }
     }
     return kernels
+}
+
+extension BatchNormReLUStep: RunnableStep {
+    func backward(phase: Int, batch: Int, _ lane: Lane) {
+        backward(batch: batch, lane)
+    }
 }

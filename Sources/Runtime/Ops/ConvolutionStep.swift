@@ -4,7 +4,7 @@ import Spec
 /// A Conv2D step bound to its buffers. Its algorithm was chosen at plan time (`runtimeScratch`):
 /// Winograd for 3×3 stride-1 convs with ≥ 8 channels, the direct kernels for the other stride-1
 /// convs, im2col + GEMM for the rest (all three passes each).
-struct ConvolutionStep {
+struct ConvolutionStep: RunnableStep {
     var geometry: Conv2DGeometry
     /// [C, batch, H, W]
     var input: UnsafeMutablePointer<Float>
@@ -343,4 +343,29 @@ extension BufferPlan {
 func winogradBackwardScratchCount(geometry g: Conv2DGeometry, images: Int, inputGradient: Bool) -> Int {
     max(winogradWeightGradientScratchCount(geometry: g, images: images),
         inputGradient ? winogradInputGradientScratchCount(geometry: g, images: images) : 0)
+}
+
+/// Conv2D in the runtime (spec: Spec/Layers/Kinds/Conv2D.swift; op: Graph/Layers/Conv2D.swift;
+/// kernels: Kernels/Convolution.swift, DirectConvolution.swift, Winograd.swift, GEMM.swift).
+extension Conv2DGeometry: RuntimeOp {
+    func bind(_ binder: StepBinder) -> BoundStep { ConvolutionStep(self, binder) }
+
+    /// PyTorch's default: weight and bias uniform in ±1/√(C·KH·KW) (kaiming_uniform with a = √5
+    /// gives the same bound for the weight).
+    var slotInitialization: [SlotRole: SlotInitialization] {
+        let bound = SlotInitialization.uniform(bound: 1 / Float(columnRows).squareRoot())
+        return [.weight: bound, .bias: bound]
+    }
+
+    var pytorchModule: String {
+        pytorchConstructor(.conv2d, ["\(inChannels)", "\(outChannels)"],
+                           keywords: [("kernel_size", pythonPair(kernel)), ("stride", pythonPair(stride)),
+                                      ("padding", pythonPair(padding))] + (bias ? [] : [("bias", "False")]))
+    }
+
+    var onnxNode: ONNXNode? {
+        ONNXNode("Conv", parameters: ["weight", "bias"],
+                 attributes: [onnxInts("kernel_shape", [kernel.h, kernel.w]), onnxInts("strides", [stride.h, stride.w]),
+                              onnxInts("pads", [padding.h, padding.w, padding.h, padding.w])])
+    }
 }

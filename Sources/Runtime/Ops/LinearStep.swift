@@ -3,7 +3,7 @@ import Spec
 
 /// A Linear step bound to its buffers: one GEMM per work item's rows (forward), output features
 /// and rows (backward).
-struct LinearStep {
+struct LinearStep: SinglePassStep {
     var geometry: LinearGeometry
     /// [batch, in]
     var input: UnsafeMutablePointer<Float>
@@ -36,6 +36,25 @@ struct LinearStep {
                        geometry: geometry, batch: batch, features: lane.share(geometry.outFeatures),
                        rows: lane.share(batch))
     }
+}
+
+/// Linear in the runtime (spec: Spec/Layers/Kinds/Linear.swift; op: Graph/Layers/Linear.swift;
+/// kernels: Kernels/Linear.swift).
+extension LinearGeometry: RuntimeOp {
+    func bind(_ binder: StepBinder) -> BoundStep { LinearStep(self, binder) }
+
+    /// PyTorch's default: weight and bias uniform in ±1/√in (kaiming_uniform with a = √5 gives the
+    /// same bound for the weight).
+    var slotInitialization: [SlotRole: SlotInitialization] {
+        let bound = SlotInitialization.uniform(bound: 1 / Float(inFeatures).squareRoot())
+        return [.weight: bound, .bias: bound]
+    }
+
+    var pytorchModule: String {
+        pytorchConstructor(.linear, ["\(inFeatures)", "\(outFeatures)"], keywords: bias ? [] : [("bias", "False")])
+    }
+
+    var onnxNode: ONNXNode? { ONNXNode("Gemm", parameters: ["weight", "bias"], attributes: [onnxInt("transB", 1)]) }
 }
 
 /// The gradients a layer with a weight (and maybe a bias) reads and writes in its backward pass.

@@ -110,17 +110,11 @@ extension ModelSpec {
             copy.layers = layers.filter { $0.kind.name != .dropout }
         case .weightDecay:
             copy.layers = layers.map { layer in
+                var spec = layer.kind.spec
+                guard spec.weightDecay != nil else { return layer }
+                spec.weightDecay = 0
                 var layer = layer
-                switch layer.kind {
-                case var .conv2d(conv):
-                    conv.weightDecay = conv.weightDecay.map { _ in 0 }
-                    layer.kind = .conv2d(conv)
-                case var .linear(linear):
-                    linear.weightDecay = linear.weightDecay.map { _ in 0 }
-                    layer.kind = .linear(linear)
-                case .maxPool2d, .batchNorm2d, .dropout, .relu, .softmax:
-                    break
-                }
+                layer.kind = spec.layerKind
                 return layer
             }
         }
@@ -133,13 +127,7 @@ extension ModelSpec {
         case .batchNorm2D: return layers.contains { $0.kind.name == .batchNorm2d }
         case .dropout: return layers.contains { $0.kind.name == .dropout }
         case .weightDecay:
-            return optimizerWeightDecay > 0 || layers.contains { layer in
-                switch layer.kind {
-                case let .conv2d(conv): return (conv.weightDecay ?? 0) > 0
-                case let .linear(linear): return (linear.weightDecay ?? 0) > 0
-                default: return false
-                }
-            }
+            return optimizerWeightDecay > 0 || layers.contains { ($0.kind.spec.weightDecay ?? 0) > 0 }
         }
     }
 }

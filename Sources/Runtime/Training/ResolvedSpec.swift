@@ -7,7 +7,6 @@ import Spec
 /// directory keeps the original spec next to it, byte for byte; `cnnc train resolved.yaml`
 /// with the same --threads, --val and --limit repeats the run.
 public func resolvedSpecYAML(_ spec: ModelSpec, settings: TrainingSettings) -> String {
-    func pair(_ p: Pair) -> String { p.h == p.w ? "\(p.h)" : "[\(p.h), \(p.w)]" }
     func arguments(_ pairs: [(String, String?)]) -> String {
         "{" + pairs.compactMap { key, value in value.map { "\(key): \($0)" } }.joined(separator: ", ") + "}"
     }
@@ -16,25 +15,12 @@ public func resolvedSpecYAML(_ spec: ModelSpec, settings: TrainingSettings) -> S
     out += "input: [\(spec.input.map(String.init).joined(separator: ", "))]\n"
     out += "layers:\n"
     for layer in spec.layers {
-        let name = layer.name.map(jsonQuoted)
-        let line: String
-        switch layer.kind {
-        case let .conv2d(c):
-            line = arguments([("out_channels", "\(c.outChannels)"), ("kernel_size", pair(c.kernel)), ("stride", pair(c.stride)),
-                              ("padding", pair(c.padding)), ("bias", "\(c.bias)"), ("weight_decay", c.weightDecay.map(yamlNumber)),
-                              ("name", name)])
-        case let .maxPool2d(m):
-            line = arguments([("kernel_size", pair(m.kernel)), ("stride", pair(m.stride)), ("padding", pair(m.padding)), ("name", name)])
-        case let .batchNorm2d(b):
-            line = arguments([("eps", yamlNumber(b.eps)), ("momentum", yamlNumber(b.momentum)), ("name", name)])
-        case let .dropout(d):
-            line = arguments([("p", yamlNumber(d.p)), ("name", name)])
-        case let .linear(l):
-            line = arguments([("out_features", "\(l.outFeatures)"), ("bias", "\(l.bias)"),
-                              ("weight_decay", l.weightDecay.map(yamlNumber)), ("name", name)])
-        case .relu, .softmax:
-            line = arguments([("name", name)])
-        }
+        // Every argument the kind's spec holds (`LayerKindSpec.argumentValues`), in table order.
+        let values = layer.kind.spec.argumentValues
+        let line = arguments(layer.kind.name.schema.arguments.map { argument -> (String, String?) in
+            if argument.key == "name" { return ("name", layer.name.map(jsonQuoted)) }
+            return (argument.key, values[argument.key].map(yamlValue))
+        })
         out += "  - \(layer.kind.canonicalName): \(line)\n"
     }
     let o = settings.optimizer
@@ -47,6 +33,17 @@ public func resolvedSpecYAML(_ spec: ModelSpec, settings: TrainingSettings) -> S
     out += "  optimizer: \(arguments(optimizer))\n"
     out += "  seed: \(settings.seed)\n"
     return out
+}
+
+/// An argument's value as YAML: `3`, `[3, 5]`, `1.0e-05`, `true`.
+private func yamlValue(_ value: ArgumentValue) -> String {
+    switch value {
+    case let .integer(n): return "\(n)"
+    case let .pair(p): return p.h == p.w ? "\(p.h)" : "[\(p.h), \(p.w)]"
+    case let .number(x): return yamlNumber(x)
+    case let .boolean(b): return "\(b)"
+    case let .string(text): return jsonQuoted(text)
+    }
 }
 
 /// A number YAML 1.1 readers (PyYAML) and cnnc both read as a float: `1e-05` becomes `1.0e-05`.

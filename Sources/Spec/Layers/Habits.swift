@@ -11,7 +11,7 @@ struct ForeignLayer {
 }
 
 /// A layer argument from another framework, and what to do about it.
-enum ForeignArgument {
+public enum ForeignArgument: Hashable, Sendable {
     /// PyTorch's input sizes (`in_channels`, `in_features`, `num_features`): cnnc infers them.
     case inferred
     /// Another framework's name for a cnnc argument (`filters` → `out_channels`).
@@ -20,29 +20,31 @@ enum ForeignArgument {
     case activation
     /// Arguments whose behaviour cnnc fixes (`inplace`, Softmax's `dim`): `reason` says how.
     case fixed(reason: String)
+
+    /// Keras's name for the cnnc argument `target`.
+    static func keras(_ target: String) -> ForeignArgument { .renamed(to: target, framework: "Keras") }
 }
 
 enum Habits {
     /// Prefixes people copy from PyTorch code: `torch.nn.MaxPool2d`, `nn.Conv2d`.
     static let modulePrefixes = ["torch.nn.", "nn."]
 
-    /// Other frameworks' layer names, lowercased.
-    static let foreignLayers: [String: ForeignLayer] = [
-        "dense": ForeignLayer(replacement: .linear, message: "'Dense' is Keras's name for Linear",
-                              hint: "write `Linear: {out_features: N}` (Keras's units is out_features)"),
-        "maxpooling2d": ForeignLayer(replacement: .maxPool2d, message: "'MaxPooling2D' is Keras's name for MaxPool2D",
-                                     hint: "write `MaxPool2D: {kernel_size: 2}` (Keras's pool_size is kernel_size)"),
-        "batchnormalization": ForeignLayer(replacement: .batchNorm2d,
-                                           message: "'BatchNormalization' is Keras's name for BatchNorm2D",
-                                           hint: "write `BatchNorm2D`"),
-        "logsoftmax": ForeignLayer(
-            replacement: .softmax, message: "'LogSoftmax' is not needed: the loss is always cross-entropy",
-            hint: "cnnc computes log-softmax inside the loss; end with the last Linear, or add Softmax (optional) to output probabilities"),
-        "flatten": ForeignLayer(replacement: nil, message: "'Flatten' is not a supported layer",
-                                hint: "flattening is implicit: Linear flattens its input; remove this layer"),
-        "activation": ForeignLayer(replacement: nil, message: "'Activation' is Keras's wrapper; cnnc names the activation itself",
-                                   hint: "write the activation as a layer, e.g. `- ReLU`"),
-    ]
+    /// Other frameworks' layer names, lowercased: the kinds' own (`LayerKindSpec.foreignNames`,
+    /// `Dense` → Linear) and those with no cnnc kind to write instead.
+    static var foreignLayers: [String: ForeignLayer] {
+        var layers: [String: ForeignLayer] = [
+            "flatten": ForeignLayer(replacement: nil, message: "'Flatten' is not a supported layer",
+                                    hint: "flattening is implicit: Linear flattens its input; remove this layer"),
+            "activation": ForeignLayer(replacement: nil, message: "'Activation' is Keras's wrapper; cnnc names the activation itself",
+                                       hint: "write the activation as a layer, e.g. `- ReLU`"),
+        ]
+        for kind in LayerName.allCases {
+            for (name, words) in kind.family.foreignNames {
+                layers[name] = ForeignLayer(replacement: kind, message: words.message, hint: words.hint)
+            }
+        }
+        return layers
+    }
 
     /// PyTorch layers cnnc knows of but does not implement, lowercased.
     static let unsupportedLayers: Set<String> = [
@@ -58,33 +60,18 @@ enum Habits {
         "upsample", "pixelshuffle", "zeropad2d", "constantpad2d", "reflectionpad2d",
     ]
 
-    /// Arguments from PyTorch and Keras that cnnc spells differently or does not take.
+    /// Arguments from PyTorch and Keras that cnnc spells differently or does not take: those of
+    /// any layer here, each kind's own from its family (`LayerKindSpec.foreignArguments`).
     static func foreignArgument(_ key: String, for kind: LayerName) -> ForeignArgument? {
-        switch (key, kind) {
-        case ("in_channels", _), ("in_features", _), ("num_features", _), ("input_shape", _), ("input_dim", _):
+        switch key {
+        case "in_channels", "in_features", "num_features", "input_shape", "input_dim":
             return .inferred
-        case ("filters", .conv2d):
-            return .renamed(to: "out_channels", framework: "Keras")
-        case ("units", .linear):
-            return .renamed(to: "out_features", framework: "Keras")
-        case ("rate", .dropout):
-            return .renamed(to: "p", framework: "Keras")
-        case ("pool_size", .maxPool2d):
-            return .renamed(to: "kernel_size", framework: "Keras")
-        case ("strides", .conv2d), ("strides", .maxPool2d):
-            return .renamed(to: "stride", framework: "Keras")
-        case ("use_bias", .conv2d), ("use_bias", .linear):
-            return .renamed(to: "bias", framework: "Keras")
-        case ("epsilon", .batchNorm2d):
-            return .renamed(to: "eps", framework: "Keras")
-        case ("activation", _):
+        case "activation":
             return .activation
-        case ("inplace", _):
+        case "inplace":
             return .fixed(reason: "cnnc decides itself when a layer works in place")
-        case ("dim", .softmax):
-            return .fixed(reason: "Softmax is always over the features (PyTorch's dim=1)")
         default:
-            return nil
+            return kind.family.foreignArguments[key]
         }
     }
 

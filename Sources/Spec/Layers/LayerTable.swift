@@ -10,11 +10,33 @@
 /// Stability: names here are public API for other parts of cnnc. Add cases and fields; do not
 /// rename or remove them.
 ///
-/// Adding a layer kind: a case in `LayerName` (ModelSpec.swift) and its typed spec in `LayerKind`,
-/// its `LayerSchema` in `LayerName.schema` below, its decoding arm in `SpecDecoder.decodeKind`,
-/// its shape rule and op in Graph (`resolve` in Graph.swift, `Op` in Ops.swift), and its kernel in
-/// Runtime. Every `switch` over `LayerName`, `LayerKind` and `Op` is exhaustive, so the compiler
-/// lists each place that is still missing.
+/// Adding a layer kind: each layer family keeps its facts in one file per target, and each
+/// target has one table of kinds with a line per kind. For a kind `Gelu`:
+///
+/// 1. Spec/Layers/Kinds/Gelu.swift — `GeluSpec: LayerKindSpec`: the typed arguments, the
+///    `LayerSchema` (arguments with type, default, range, doc, PyTorch name), the decoding from
+///    the values the table read, and other frameworks' names for the kind and its arguments.
+/// 2. Spec/ModelSpec.swift — a case in `LayerName` and in `LayerKind`, and an arm in
+///    `LayerName.family` and `LayerKind.spec`.
+/// 3. Graph/Layers/Gelu.swift — `GeluSpec: LayerShapeRule` (the shape rule and its words for the
+///    README) and the op's geometry `GeluGeometry: OpRule` (parameter slots and shapes, MACs,
+///    tensors saved for backward, dataflow and in-place facts, scratch, window, settings text).
+/// 4. Graph/Ops.swift — a case in `Op`, and an arm in `Op.rule` and `LayerName.shapeFamily`.
+/// 5. Runtime/Ops/GeluStep.swift — the bound step (`RunnableStep`) and `GeluGeometry: RuntimeOp`:
+///    how the step is bound, how PyTorch initializes its slots, its PyTorch module and ONNX node.
+/// 6. Runtime/Ops/BoundStep.swift — an arm in `Op.runtime`.
+/// 7. Runtime/Kernels/ — the kernel functions the step calls, when no existing kernel serves.
+///
+/// Then regenerate the two copies tests compare with the table: schema/cnnc-spec.schema.json
+/// (`cnnc schema`) and README.md's layer table (`cnnc schema --readme-table`); and, for the
+/// PyTorch cross-checks (scripts/compare-pytorch, lockstep-pytorch), add the kind to
+/// scripts/cnnc_torch.py.
+///
+/// Everything else — the decoder, did-you-mean, `cnnc schema`, the README table, the language
+/// server, `--set` sweeps, `resolved.yaml`, the buffer planner, `cnnc check`, parameter
+/// initialization and the exporters — reads the families through these protocols. Every switch
+/// in the tables is exhaustive and each arm names the family type, so a new case does not compile
+/// until its three family files (spec, op, step) conform.
 
 // MARK: - Value types, defaults and ranges
 
@@ -271,90 +293,8 @@ extension LayerName {
         suggest(word, among: allCases.map(\.rawValue)).flatMap { LayerName(rawValue: $0) }
     }
 
-    /// This kind's description. The switch is exhaustive: a new case does not compile without one.
-    public var schema: LayerSchema {
-        switch self {
-        case .linear:
-            return LayerSchema(
-                kind: self, otherSpellings: [],
-                doc: "Fully connected layer: y = x·Wᵀ + b; a C×H×W input is flattened first.",
-                pytorchClass: "nn.Linear",
-                arguments: [
-                    ArgumentSchema("out_features", .integer, default: .required, range: .atLeast(1),
-                                   doc: "Number of output features.", pytorch: "out_features"),
-                    LayerTable.bias,
-                    LayerTable.weightDecay,
-                    LayerTable.layerName,
-                ])
-        case .conv2d:
-            return LayerSchema(
-                kind: self, otherSpellings: ["Conv2d"],
-                doc: "2-D convolution over a C×H×W input (cross-correlation, as PyTorch).",
-                pytorchClass: "nn.Conv2d",
-                arguments: [
-                    ArgumentSchema("out_channels", .integer, default: .required, range: .atLeast(1),
-                                   doc: "Number of output channels (filters).", pytorch: "out_channels"),
-                    ArgumentSchema("kernel_size", .integerOrPair, default: .required, range: .atLeast(1),
-                                   doc: "Height and width of the kernel.", pytorch: "kernel_size"),
-                    ArgumentSchema("stride", .integerOrPair, default: .pair(LayerDefaults.convStride), range: .atLeast(1),
-                                   doc: "Step between kernel positions.", pytorch: "stride"),
-                    ArgumentSchema("padding", .integerOrPair, default: .pair(LayerDefaults.convPadding), range: .atLeast(0),
-                                   doc: "Zeros added on each side; (kernel_size − 1) / 2 keeps an odd kernel's size (\"same\").",
-                                   pytorch: "padding"),
-                    LayerTable.bias,
-                    LayerTable.weightDecay,
-                    LayerTable.layerName,
-                ])
-        case .maxPool2d:
-            return LayerSchema(
-                kind: self, otherSpellings: ["MaxPool2d"],
-                doc: "Max pooling over windows of each channel (floor rounding).",
-                pytorchClass: "nn.MaxPool2d",
-                arguments: [
-                    ArgumentSchema("kernel_size", .integerOrPair, default: .required, range: .atLeast(1),
-                                   doc: "Height and width of the pooling window.", pytorch: "kernel_size"),
-                    ArgumentSchema("stride", .integerOrPair, default: .derived("= kernel_size"), range: .atLeast(1),
-                                   doc: "Step between windows; defaults to kernel_size.", pytorch: "stride"),
-                    ArgumentSchema("padding", .integerOrPair, default: .pair(LayerDefaults.poolPadding), range: .atLeast(0),
-                                   doc: "Implicit −∞ padding on each side; at most half the kernel.", pytorch: "padding"),
-                    LayerTable.layerName,
-                ])
-        case .batchNorm2d:
-            return LayerSchema(
-                kind: self, otherSpellings: ["BatchNorm2d"],
-                doc: "Batch normalization per channel, with learned scale and shift and running statistics.",
-                pytorchClass: "nn.BatchNorm2d",
-                arguments: [
-                    ArgumentSchema("eps", .number, default: .number(LayerDefaults.batchNormEps), range: .positive,
-                                   doc: "Added to the variance before the square root.", pytorch: "eps"),
-                    ArgumentSchema("momentum", .number, default: .number(LayerDefaults.batchNormMomentum), range: .unitClosed,
-                                   doc: "Weight of the batch statistics in the running mean and variance.", pytorch: "momentum"),
-                    LayerTable.layerName,
-                ])
-        case .dropout:
-            return LayerSchema(
-                kind: self, otherSpellings: [],
-                doc: "Zeroes each activation with probability p in training (scaling the rest by 1/(1 − p)); identity in evaluation.",
-                pytorchClass: "nn.Dropout",
-                arguments: [
-                    ArgumentSchema("p", .number, default: .number(LayerDefaults.dropoutP), range: .unitHalfOpen,
-                                   doc: "Probability of zeroing an activation.", pytorch: "p"),
-                    LayerTable.layerName,
-                ])
-        case .relu:
-            return LayerSchema(
-                kind: self, otherSpellings: [],
-                doc: "Rectified linear unit: max(0, x), elementwise.",
-                pytorchClass: "nn.ReLU",
-                arguments: [LayerTable.layerName])
-        case .softmax:
-            return LayerSchema(
-                kind: self, otherSpellings: [],
-                doc: "Softmax over the features; only as the last layer (the loss is cross-entropy either way).",
-                pytorchClass: "nn.Softmax",
-                arguments: [LayerTable.layerName])
-        }
-    }
+    /// This kind's description, from its family's file in Layers/Kinds/.
+    public var schema: LayerSchema { family.schema }
 }
 
 // MARK: - The table
