@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON.")
     var json = false
 
-    @Flag(help: "Also time each stride-1 conv's Winograd or direct kernels against im2col + GEMM, on one thread over one lane's share of the batch.")
+    @Flag(help: "Also time each stride-1 conv's Winograd and direct kernels (where they apply) against im2col + GEMM, on one thread over one lane's share of the batch, and say which passes the runtime runs with each.")
     var kernels = false
 
     func validate() throws {
@@ -76,9 +76,10 @@ struct Bench: ParsableCommand {
         let share = (result.batchSize + result.threads - 1) / result.threads
         print("\nkernels on one thread, \(share) images (one lane's share), thread CPU time, best of 5:")
         for step in graph.steps {
-            guard case let .conv2d(g) = step.op,
-                  let timing = convolutionKernelBenchmark(geometry: g, batch: share, repetitions: 5) else { continue }
-            print("layer \(step.index): " + timing.description)
+            guard case let .conv2d(g) = step.op else { continue }
+            for timing in convolutionKernelBenchmarks(geometry: g, batch: share, repetitions: 5) {
+                print("layer \(step.index): " + timing.description)
+            }
         }
     }
 }

@@ -3,9 +3,9 @@ import XCTest
 @testable import Graph
 import Spec
 
-/// Convs choose their algorithm at plan time (`convolutionAlgorithm`): Winograd for 3×3 stride-1
-/// convs with ≥ 8 channels in and out, the direct kernels for the other stride-1 convs, im2col for
-/// strided ones; each for all three passes.
+/// Convs choose their algorithm per pass at plan time (`convolutionAlgorithm`): Winograd for 3×3
+/// stride-1 convs with ≥ 8 channels in and out (and for the forward pass of such 5×5 convs), the
+/// direct kernels for the other stride-1 convs and passes, im2col for strided ones.
 final class ConvolutionAlgorithmTests: XCTestCase {
     /// Conv 8→8 (Winograd), BN, ReLU, conv 8→12 stride 2 (im2col), conv 12→8 pad 0 (Winograd), linear.
     static let kinds: [LayerKind] = [
@@ -54,11 +54,13 @@ final class ConvolutionAlgorithmTests: XCTestCase {
             Conv2DGeometry(inChannels: 1, outChannels: outChannels, inHeight: 28, inWidth: 28, kernel: Pair(square: 3),
                            stride: Pair(square: 1), padding: Pair(square: 1), bias: true)
         }
-        XCTAssertEqual(convolutionAlgorithm(geometry(16)), .direct)
-        XCTAssertNil(convolutionAlgorithm(geometry(32)))
-        XCTAssertEqual(convolutionAlgorithm(Conv2DGeometry(inChannels: 2, outChannels: 32, inHeight: 28, inWidth: 28,
-                                                           kernel: Pair(square: 3), stride: Pair(square: 1),
-                                                           padding: Pair(square: 1), bias: true)), .direct)
+        for pass in [Pass.forward, .backward] {
+            XCTAssertEqual(convolutionAlgorithm(geometry(16), pass), .direct)
+            XCTAssertNil(convolutionAlgorithm(geometry(32), pass))
+            XCTAssertEqual(convolutionAlgorithm(Conv2DGeometry(inChannels: 2, outChannels: 32, inHeight: 28, inWidth: 28,
+                                                               kernel: Pair(square: 3), stride: Pair(square: 1),
+                                                               padding: Pair(square: 1), bias: true), pass), .direct)
+        }
     }
 
     func testPlanRequestsWinogradScratchForEligibleConvsOnly() {
@@ -79,6 +81,47 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         // Graph's own answer is im2col everywhere.
         let im2col = BufferPlan(graph: graph, mode: .training, batchSize: 5, lanes: 2)
         XCTAssertTrue(im2col.steps.allSatisfy { $0.scratch[.winogradColumns] == nil })
+    }
+
+    /// Conv 1→8 5×5 pad 2 (direct), ReLU, conv 8→12 5×5 pad 1 (Winograd forward, direct backward),
+    /// MaxPool, conv 12→9 5×5 pad (4, 2) (the same), linear.
+    static let fiveByFiveKinds: [LayerKind] = [
+        .conv2d(Conv2DSpec(outChannels: 8, kernel: Pair(square: 5), padding: Pair(square: 2))),
+        .relu,
+        .conv2d(Conv2DSpec(outChannels: 12, kernel: Pair(square: 5), padding: Pair(square: 1))),
+        .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+        .conv2d(Conv2DSpec(outChannels: 9, kernel: Pair(square: 5), padding: Pair(4, 2), bias: false)),
+        .linear(LinearSpec(outFeatures: 10)),
+    ]
+
+    /// A 5×5 conv with ≥ 8 channels runs its forward pass by F(2×2, 5×5) and its backward pass by
+    /// the direct kernels: the plan holds Winograd's forward scratch and the direct backward scratch.
+    func testFiveByFiveConvsMixWinogradForwardAndDirectBackward() {
+        let graph = NetworkTests.compile([1, 13, 11], Self.fiveByFiveKinds)
+        let plan = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 5, lanes: 2)
+        for k in [2, 4] {
+            guard case let .conv2d(g) = graph.steps[k].op else { return XCTFail("conv expected") }
+            XCTAssertEqual(convolutionAlgorithm(g, .forward), .winograd, "step \(k)")
+            XCTAssertEqual(convolutionAlgorithm(g, .backward), .direct, "step \(k)")
+            let scratch = plan.steps[k].scratch
+            for kind in [ScratchKind.winogradWeights, .winogradColumns, .directBackwardColumns, .directFlippedWeights,
+                         .weightGradientPartials] {
+                XCTAssertNotNil(scratch[kind], "step \(k) \(kind)")
+            }
+            for kind in [ScratchKind.directWeights, .directColumns, .winogradBackwardColumns, .winogradFlippedWeights,
+                         .columns, .backwardColumns] {
+                XCTAssertNil(scratch[kind], "step \(k) \(kind)")
+            }
+        }
+        guard case let .conv2d(first) = graph.steps[0].op else { return XCTFail("conv expected") }
+        XCTAssertEqual(convolutionAlgorithm(first, .forward), .direct, "one input channel")
+        let evaluation = BufferPlan(runtimeFor: graph, mode: .evaluation, batchSize: 5, lanes: 2)
+        XCTAssertNotNil(evaluation.steps[2].scratch[.winogradColumns])
+        XCTAssertNil(evaluation.steps[2].scratch[.directBackwardColumns], "no backward scratch in evaluation")
+    }
+
+    func testFiveByFiveNetworkMatchesIm2colNetwork() {
+        checkAgainstIm2col(NetworkTests.compile([1, 13, 11], Self.fiveByFiveKinds))
     }
 
     private func outcome(_ graph: Graph, lanes: Int, runtime: Bool) -> (losses: [Double], gradients: [[Float]], scores: [Float]) {
@@ -137,8 +180,10 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         guard case let .conv2d(padded) = graph.steps[2].op, case let .conv2d(wide) = graph.steps[3].op else {
             return XCTFail("convs expected")
         }
-        XCTAssertNil(convolutionAlgorithm(padded))
-        XCTAssertNil(convolutionAlgorithm(wide))
+        for pass in [Pass.forward, .backward] {
+            XCTAssertNil(convolutionAlgorithm(padded, pass))
+            XCTAssertNil(convolutionAlgorithm(wide, pass))
+        }
         checkAgainstIm2col(graph)
     }
 }

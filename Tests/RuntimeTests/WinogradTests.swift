@@ -6,19 +6,23 @@ import XCTest
 import Spec
 
 /// Winograd forward and input gradient against the direct convolution in Double
-/// (`ConvolutionTests.referenceForward` / `referenceBackward`), for both tile sizes.
+/// (`ConvolutionTests.referenceForward` / `referenceBackward`), for every tile of the case's kernel
+/// side (F(2×2, 3×3) and F(4×4, 3×3) for 3×3 kernels, F(2×2, 5×5) for 5×5 ones).
 ///
 /// Tolerance: Winograd's rounding error grows with the magnitudes it sums, not with the result
 /// (which may cancel to near zero), so each element is checked as
 ///     |got − exact| ≤ tolerance(tile) · Σ |w|·|x|
-/// where the sum runs over the 3×3×IC window of that output (computed in Double alongside).
+/// where the sum runs over the r×r×IC window of that output (computed in Double alongside).
 final class WinogradTests: XCTestCase {
     typealias Case = ConvolutionTests.Case
 
-    static func conv(c: Int, oc: Int, h: Int, w: Int, pad: Pair, batch: Int, bias: Bool = true) -> Case {
-        Case(c: c, oc: oc, h: h, w: w, kernel: Pair(square: 3), stride: Pair(square: 1), padding: pad,
+    static func conv(c: Int, oc: Int, h: Int, w: Int, pad: Pair, batch: Int, bias: Bool = true, kernel: Int = 3) -> Case {
+        Case(c: c, oc: oc, h: h, w: w, kernel: Pair(square: kernel), stride: Pair(square: 1), padding: pad,
              bias: bias, batch: batch)
     }
+
+    /// The tiles for a case's kernel side.
+    static func tiles(_ t: Case) -> [WinogradTile] { WinogradTile.tiles(kernelSide: t.kernel.h) }
 
     /// Random shapes: padding 0/1/2 (also unequal), tiny and odd images, channel counts off 8, batch 1.
     static let cases: [Case] = [
@@ -32,6 +36,12 @@ final class WinogradTests: XCTestCase {
         conv(c: 12, oc: 8, h: 11, w: 13, pad: Pair(2, 1), batch: 2, bias: false),
         conv(c: 16, oc: 24, h: 14, w: 14, pad: Pair(square: 1), batch: 3),
         conv(c: 4, oc: 6, h: 28, w: 28, pad: Pair(square: 1), batch: 2),
+        // 5×5: padding 0…4 (also unequal), outputs of odd and even sides, one pixel, lenet-wide's conv.
+        conv(c: 1, oc: 2, h: 1, w: 1, pad: Pair(square: 4), batch: 2, kernel: 5),
+        conv(c: 3, oc: 5, h: 5, w: 5, pad: Pair(square: 2), batch: 3, kernel: 5),
+        conv(c: 9, oc: 8, h: 9, w: 7, pad: Pair(0, 3), batch: 2, bias: false, kernel: 5),
+        conv(c: 16, oc: 32, h: 14, w: 14, pad: Pair(square: 0), batch: 2, kernel: 5),
+        conv(c: 6, oc: 11, h: 8, w: 12, pad: Pair(1, 4), batch: 1, kernel: 5),
     ]
 
     /// Bound on |error| / Σ|w||x| (forward, input gradient), measured over these cases with margin
@@ -39,7 +49,7 @@ final class WinogradTests: XCTestCase {
     static func tolerance(_ tile: WinogradTile) -> Double {
         switch tile {
         case .f2x2: return 2e-6
-        case .f4x4: return 2e-5
+        case .f4x4, .f2x2k5: return 2e-5
         }
     }
 
@@ -48,7 +58,7 @@ final class WinogradTests: XCTestCase {
     static func weightGradientTolerance(_ tile: WinogradTile) -> Double {
         switch tile {
         case .f2x2: return 2e-5
-        case .f4x4: return 2e-4
+        case .f4x4, .f2x2k5: return 2e-4
         }
     }
 
@@ -157,9 +167,9 @@ final class WinogradTests: XCTestCase {
     }
 
     /// The direct weight gradient of the images in `images` only, and the rounding scale of each
-    /// weight: the largest Σ |dy|·|x| among the 9 taps of its (output, input) channel pair, since
-    /// the inverse transform Gᵀ·dU·G mixes all 9 (a tap whose products are all zero still gets its
-    /// neighbours' rounding).
+    /// weight: the largest Σ |dy|·|x| among the r² taps of its (output, input) channel pair, since
+    /// the inverse transform Gᵀ·dU·G mixes all of them (a tap whose products are all zero still
+    /// gets its neighbours' rounding).
     static func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ t: Case,
                                         images: Range<Int>) -> (exact: [Double], scale: [Double]) {
         let spatial = t.geometry.outSpatial
@@ -167,7 +177,8 @@ final class WinogradTests: XCTestCase {
         let weight = [Float](repeating: 0, count: t.geometry.weightCount)
         let exact = ConvolutionTests.referenceBackward(x, weight, masked, t).0
         let taps = ConvolutionTests.referenceBackward(x.map { abs($0) }, weight, masked.map { abs($0) }, t).0
-        let scale = taps.indices.map { i in taps[(i / 9 * 9)..<(i / 9 * 9 + 9)].max()! }
+        let r2 = t.kernel.h * t.kernel.w
+        let scale = taps.indices.map { i in taps[(i / r2 * r2)..<(i / r2 * r2 + r2)].max()! }
         return (exact, scale)
     }
 
@@ -184,12 +195,17 @@ final class WinogradTests: XCTestCase {
 
     func testApplies() {
         for t in Self.cases { XCTAssertTrue(winogradApplies(t.geometry)) }
-        for t in ConvolutionTests.cases where t.kernel != Pair(square: 3) || t.stride != Pair(square: 1) {
-            XCTAssertFalse(winogradApplies(t.geometry))
+        for t in ConvolutionTests.cases where ![3, 5].contains(t.kernel.h) || t.kernel.h != t.kernel.w
+            || t.stride != Pair(square: 1) {
+            XCTAssertFalse(winogradApplies(t.geometry), "\(t.geometry)")
         }
         var g = Self.cases[4].geometry
         g.padding = Pair(3, 1)
         XCTAssertFalse(winogradApplies(g), "padding 3 leaves no input-gradient padding 2 − p")
+        var g5 = Self.cases[12].geometry
+        g5.padding = Pair(2, 5)
+        XCTAssertFalse(winogradApplies(g5), "padding 5 leaves no input-gradient padding 4 − p")
+        XCTAssertEqual(winogradTile(for: g5), .f2x2k5)
     }
 
     func testInputGradientGeometryGivesBackTheInput() {
@@ -208,7 +224,7 @@ final class WinogradTests: XCTestCase {
             let d = Self.data(t, seed: UInt64(700 + n))
             let exact = ConvolutionTests.referenceForward(d.x, d.weight, d.bias, t)
             let scale = Self.magnitudes(d.x, d.weight, t).map { $0 + 1 }  // + |bias| ≤ 1
-                        for tile in WinogradTile.allCases {
+                        for tile in Self.tiles(t) {
                 for images in Self.shares(t.batch) {
                     let got = Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: images)
                     Self.assertWithin(got, exact, scale, Self.tolerance(tile), images: images, batch: t.batch,
@@ -220,21 +236,22 @@ final class WinogradTests: XCTestCase {
 
     /// Chunks of few tiles (down to one tile, and chunks that cross image boundaries) give the same result.
     func testForwardDoesNotDependOnChunk() {
-        let t = Self.cases[5]
-        let d = Self.data(t, seed: 71)
-        for tile in WinogradTile.allCases {
-            let whole = Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: 0..<t.batch)
-            for budget in [1, 3 * 1000, 7 * 1000] {
-                // BLAS may round differently for other row counts, so equal within float tolerance.
-                let got = Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: 0..<t.batch, chunkBudget: budget)
-                assertClose(got, whole, rtol: 1e-5, atol: 1e-5, "\(tile) budget \(budget)")
+        for t in [Self.cases[5], Self.cases[12]] {
+            let d = Self.data(t, seed: 71)
+            for tile in Self.tiles(t) {
+                let whole = Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: 0..<t.batch)
+                for budget in [1, 3 * 1000, 7 * 1000] {
+                    // BLAS may round differently for other row counts, so equal within float tolerance.
+                    let got = Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: 0..<t.batch, chunkBudget: budget)
+                    assertClose(got, whole, rtol: 1e-5, atol: 1e-5, "\(tile) budget \(budget)")
+                }
             }
         }
         let u = Self.cases[4]
         let e = Self.data(u, seed: 72)
         let exact = ConvolutionTests.referenceForward(e.x, e.weight, e.bias, u)
         let scale = Self.magnitudes(e.x, e.weight, u).map { $0 + 1 }
-        for tile in WinogradTile.allCases {
+        for tile in Self.tiles(u) {
             for budget in [1, 5 * 1000] {
                 let got = Self.forward(e.x, e.weight, e.bias, u, tile: tile, images: 1..<u.batch, chunkBudget: budget)
                 Self.assertWithin(got, exact, scale, Self.tolerance(tile), images: 1..<u.batch, batch: u.batch,
@@ -248,7 +265,7 @@ final class WinogradTests: XCTestCase {
             let d = Self.data(t, seed: UInt64(800 + n))
             let exact = ConvolutionTests.referenceBackward(d.x, d.weight, d.dy, t).2
             let scale = Self.gradientMagnitudes(d.weight, d.dy, t)
-            for tile in WinogradTile.allCases {
+            for tile in Self.tiles(t) {
                 for images in Self.shares(t.batch) {
                     let got = Self.inputGradient(d.weight, d.dy, t, tile: tile, images: images)
                     Self.assertWithin(got, exact, scale, Self.tolerance(tile), images: images, batch: t.batch,
@@ -263,7 +280,7 @@ final class WinogradTests: XCTestCase {
             let d = Self.data(t, seed: UInt64(1100 + n))
             for images in Self.shares(t.batch) {
                 let (exact, scale) = Self.referenceWeightGradient(d.x, d.dy, t, images: images)
-                for tile in WinogradTile.allCases {
+                for tile in Self.tiles(t) {
                     let got = Self.weightGradient(d.x, d.dy, t, tile: tile, images: images)
                     Self.assertWithin(got, exact, scale, Self.weightGradientTolerance(tile), images: 0..<1, batch: 1,
                                       spatial: got.count, "case \(n) \(tile) images \(images)")
@@ -277,7 +294,7 @@ final class WinogradTests: XCTestCase {
         let t = Self.cases[4]
         let d = Self.data(t, seed: 73)
         let (exact, scale) = Self.referenceWeightGradient(d.x, d.dy, t, images: 1..<t.batch)
-        for tile in WinogradTile.allCases {
+        for tile in Self.tiles(t) {
             for budget in [1, 5 * 1000] {
                 let got = Self.weightGradient(d.x, d.dy, t, tile: tile, images: 1..<t.batch, chunkBudget: budget)
                 Self.assertWithin(got, exact, scale, Self.weightGradientTolerance(tile), images: 0..<1, batch: 1,
@@ -290,10 +307,10 @@ final class WinogradTests: XCTestCase {
 
     /// Central differences of L = Σ winogradForward(w)·R in Double against the Winograd weight gradient of R.
     func testWeightGradientMatchesFiniteDifferences() {
-        for n in [3, 5, 7] {
+        for n in [3, 5, 7, 12, 13] {
             let t = Self.cases[n]
             let d = Self.data(t, seed: UInt64(1200 + n))
-            for tile in WinogradTile.allCases {
+            for tile in Self.tiles(t) {
                 let analytic = Self.weightGradient(d.x, d.dy, t, tile: tile, images: 0..<t.batch)
                 Self.checkFiniteDifferences("case \(n) \(tile) w", d.weight, analytic, samples: 15, seed: UInt64(n)) {
                     dot(Self.forward(d.x, $0, d.bias, t, tile: tile, images: 0..<t.batch), d.dy)
@@ -333,7 +350,7 @@ final class WinogradTests: XCTestCase {
             let (_, _, dxExact) = ConvolutionTests.referenceBackward(d.x, d.weight, d.dy, t)
             let dxScale = Self.gradientMagnitudes(d.weight, d.dy, t)
             let (dwExact, dwScale) = Self.referenceWeightGradient(d.x, d.dy, t, images: 0..<t.batch)
-            for tile in WinogradTile.allCases {
+            for tile in Self.tiles(t) {
                 let all = 0..<t.batch
                 note("forward \(tile)", Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: all), forwardExact, forwardScale)
                 note("input gradient \(tile)", Self.inputGradient(d.weight, d.dy, t, tile: tile, images: all), dxExact, dxScale)
@@ -343,8 +360,10 @@ final class WinogradTests: XCTestCase {
         for (key, value) in worst.sorted(by: { $0.key < $1.key }) {
             print("winograd error/scale \(key): \(value)")
         }
-        for (c, oc, side) in [(32, 32, 28), (32, 64, 14), (64, 64, 14)] {
-            let t = Self.conv(c: c, oc: oc, h: side, w: side, pad: Pair(square: 1), batch: 2)
+        // examples/mnist.yaml's 3×3 convs, and lenet-wide's 5×5 one.
+        for (c, oc, side, kernel) in [(32, 32, 28, 3), (32, 64, 14, 3), (64, 64, 14, 3), (16, 32, 14, 5)] {
+            let t = Self.conv(c: c, oc: oc, h: side, w: side, pad: Pair(square: kernel == 3 ? 1 : 0), batch: 2,
+                              kernel: kernel)
             let d = Self.data(t, seed: 1400)
             let exact = ConvolutionTests.referenceForward(d.x, d.weight, d.bias, t)
             let (exactDW, _, exactDX) = ConvolutionTests.referenceBackward(d.x, d.weight, d.dy, t)
@@ -357,7 +376,7 @@ final class WinogradTests: XCTestCase {
             print("conv \(c)→\(oc) @\(side): forward im2col: \(errors(ConvolutionTests.forward(d.x, d.weight, d.bias, t, chunk: 2), exact))")
             print("conv \(c)→\(oc) @\(side): input gradient im2col: \(errors(im2col.dx, exactDX))")
             print("conv \(c)→\(oc) @\(side): weight gradient im2col: \(errors(im2col.dw, exactDW))")
-            for tile in WinogradTile.allCases {
+            for tile in Self.tiles(t) {
                 let all = 0..<t.batch
                 print("conv \(c)→\(oc) @\(side): forward \(tile): \(errors(Self.forward(d.x, d.weight, d.bias, t, tile: tile, images: all), exact))")
                 print("conv \(c)→\(oc) @\(side): input gradient \(tile): \(errors(Self.inputGradient(d.weight, d.dy, t, tile: tile, images: all), exactDX))")
@@ -370,44 +389,45 @@ final class WinogradTests: XCTestCase {
     /// OpenBLAS's and Swift's lazy one-time initializations).
     func testKernelsAllocateNothing() {
         setBLASThreads(1)
-        let t = Self.cases[9]
-        let g = t.geometry
-        let d = Self.data(t, seed: 1500)
-        var forwardWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: false))
-        var gradientWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: true))
-        var scratch = [Float](repeating: 0, count: max(winogradForwardScratchCount(geometry: g, images: t.batch),
-                                                       winogradInputGradientScratchCount(geometry: g, images: t.batch),
-                                                       winogradWeightGradientScratchCount(geometry: g, images: t.batch)))
-        var y = [Float](repeating: 0, count: t.oc * t.batch * g.outSpatial)
-        var dx = [Float](repeating: 0, count: d.x.count)
-        var dw = [Float](repeating: 0, count: g.weightCount)
-        d.x.withUnsafeBufferPointer { x in
-            d.weight.withUnsafeBufferPointer { w in
-                d.bias!.withUnsafeBufferPointer { b in
-                    d.dy.withUnsafeBufferPointer { dy in
-                        forwardWeights.withUnsafeMutableBufferPointer { fw in
-                            gradientWeights.withUnsafeMutableBufferPointer { gw in
-                                scratch.withUnsafeMutableBufferPointer { s in
-                                    y.withUnsafeMutableBufferPointer { y in
-                                        dx.withUnsafeMutableBufferPointer { dx in
-                                            dw.withUnsafeMutableBufferPointer { dw in
-                                                func step() {
-                                                    winogradTransformWeights(weight: w.baseAddress!, transformed: fw.baseAddress!, geometry: g, flipped: false)
-                                                    winogradTransformWeights(weight: w.baseAddress!, transformed: gw.baseAddress!, geometry: g, flipped: true)
-                                                    conv2dWinogradForward(input: x.baseAddress!, transformedWeight: fw.baseAddress!, bias: b.baseAddress!,
-                                                                          output: y.baseAddress!, scratch: s.baseAddress!, geometry: g, batch: t.batch,
-                                                                          images: 0..<t.batch)
-                                                    conv2dWinogradInputGradient(outputGradient: dy.baseAddress!, transformedFlippedWeight: gw.baseAddress!,
-                                                                                inputGradient: dx.baseAddress!, scratch: s.baseAddress!, geometry: g,
-                                                                                batch: t.batch, images: 0..<t.batch)
-                                                    conv2dWinogradWeightGradient(input: x.baseAddress!, outputGradient: dy.baseAddress!,
-                                                                                 weightGradient: dw.baseAddress!, scratch: s.baseAddress!, geometry: g,
-                                                                                 batch: t.batch, images: 0..<t.batch)
+        for t in [Self.cases[9], Self.cases[13]] {
+            let g = t.geometry
+            let d = Self.data(t, seed: 1500)
+            var forwardWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: false))
+            var gradientWeights = [Float](repeating: 0, count: winogradTransformedWeightCount(geometry: g, flipped: true))
+            var scratch = [Float](repeating: 0, count: max(winogradForwardScratchCount(geometry: g, images: t.batch),
+                                                           winogradInputGradientScratchCount(geometry: g, images: t.batch),
+                                                           winogradWeightGradientScratchCount(geometry: g, images: t.batch)))
+            var y = [Float](repeating: 0, count: t.oc * t.batch * g.outSpatial)
+            var dx = [Float](repeating: 0, count: d.x.count)
+            var dw = [Float](repeating: 0, count: g.weightCount)
+            d.x.withUnsafeBufferPointer { x in
+                d.weight.withUnsafeBufferPointer { w in
+                    d.bias!.withUnsafeBufferPointer { b in
+                        d.dy.withUnsafeBufferPointer { dy in
+                            forwardWeights.withUnsafeMutableBufferPointer { fw in
+                                gradientWeights.withUnsafeMutableBufferPointer { gw in
+                                    scratch.withUnsafeMutableBufferPointer { s in
+                                        y.withUnsafeMutableBufferPointer { y in
+                                            dx.withUnsafeMutableBufferPointer { dx in
+                                                dw.withUnsafeMutableBufferPointer { dw in
+                                                    func step() {
+                                                        winogradTransformWeights(weight: w.baseAddress!, transformed: fw.baseAddress!, geometry: g, flipped: false)
+                                                        winogradTransformWeights(weight: w.baseAddress!, transformed: gw.baseAddress!, geometry: g, flipped: true)
+                                                        conv2dWinogradForward(input: x.baseAddress!, transformedWeight: fw.baseAddress!, bias: b.baseAddress!,
+                                                                              output: y.baseAddress!, scratch: s.baseAddress!, geometry: g, batch: t.batch,
+                                                                              images: 0..<t.batch)
+                                                        conv2dWinogradInputGradient(outputGradient: dy.baseAddress!, transformedFlippedWeight: gw.baseAddress!,
+                                                                                    inputGradient: dx.baseAddress!, scratch: s.baseAddress!, geometry: g,
+                                                                                    batch: t.batch, images: 0..<t.batch)
+                                                        conv2dWinogradWeightGradient(input: x.baseAddress!, outputGradient: dy.baseAddress!,
+                                                                                     weightGradient: dw.baseAddress!, scratch: s.baseAddress!, geometry: g,
+                                                                                     batch: t.batch, images: 0..<t.batch)
+                                                    }
+                                                    step()
+                                                    malloc_counter_start()
+                                                    step()
+                                                    XCTAssertEqual(malloc_counter_stop(), 0)
                                                 }
-                                                step()
-                                                malloc_counter_start()
-                                                step()
-                                                XCTAssertEqual(malloc_counter_stop(), 0)
                                             }
                                         }
                                     }
@@ -446,9 +466,11 @@ final class WinogradTests: XCTestCase {
                                           count: winogradWeightGradientScratchCount(geometry: g, images: images.count))
             conv2dWinogradWeightGradient(input: d.x, outputGradient: d.dy, weightGradient: &dw,
                                          scratch: &gradientScratch, geometry: g, batch: t.batch, images: images)
-            let tolerance = Self.tolerance(.f4x4)
+            // The loosest tile of the kernel side: each pass picks its own by output size.
+            let loosest: WinogradTile = t.kernel.h == 5 ? .f2x2k5 : .f4x4
+            let tolerance = Self.tolerance(loosest)
             let (exactDW, scaleDW) = Self.referenceWeightGradient(d.x, d.dy, t, images: images)
-            Self.assertWithin(dw, exactDW, scaleDW, Self.weightGradientTolerance(.f4x4), images: 0..<1, batch: 1, spatial: dw.count,
+            Self.assertWithin(dw, exactDW, scaleDW, Self.weightGradientTolerance(loosest), images: 0..<1, batch: 1, spatial: dw.count,
                               "weight gradient case \(n)")
             Self.assertWithin(y, ConvolutionTests.referenceForward(d.x, d.weight, d.bias, t),
                               Self.magnitudes(d.x, d.weight, t).map { $0 + 1 }, tolerance, images: images,
@@ -461,10 +483,10 @@ final class WinogradTests: XCTestCase {
 
     /// Central differences of L = Σ winogradForward(x)·R in Double against the Winograd input gradient of R.
     func testInputGradientMatchesFiniteDifferences() {
-        for n in [2, 4, 6] {
+        for n in [2, 4, 6, 11, 14] {
             let t = Self.cases[n]
             let d = Self.data(t, seed: UInt64(1000 + n))
-            for tile in WinogradTile.allCases {
+            for tile in Self.tiles(t) {
                 let analytic = Self.inputGradient(d.weight, d.dy, t, tile: tile, images: 0..<t.batch)
                 Self.checkFiniteDifferences("case \(n) \(tile) x", d.x, analytic, samples: 20, seed: UInt64(n)) {
                     dot(Self.forward($0, d.weight, d.bias, t, tile: tile, images: 0..<t.batch), d.dy)

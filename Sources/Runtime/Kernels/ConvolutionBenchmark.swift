@@ -8,7 +8,7 @@ import Spec
 public struct ConvolutionKernelTiming: Sendable, CustomStringConvertible {
     public var geometry: Conv2DGeometry
     public var batch: Int
-    /// The kernels timed: `winograd f4x4`, `winograd f2x2` or `direct`.
+    /// The kernels timed: `winograd F(4×4, 3×3)` (another tile likewise) or `direct`.
     public var kernels: String
     /// Forward (incl. the forward weight rearrangement), input gradient (incl. the flipped
     /// one), weight gradient.
@@ -19,6 +19,9 @@ public struct ConvolutionKernelTiming: Sendable, CustomStringConvertible {
     public var im2colForward: Double
     public var im2colWeightGradient: Double
     public var im2colBackward: Double
+    /// The passes the runtime computes with these kernels (`convolutionAlgorithm`; backward: the
+    /// input and weight gradients).
+    public var chosen: [Pass] = []
 
     /// Multiply-adds of the direct convolution over the batch.
     public var directMACs: Double {
@@ -35,8 +38,9 @@ public struct ConvolutionKernelTiming: Sendable, CustomStringConvertible {
             let b = String(format: "%7.3f ms %6.1f GFLOP/s", base * 1e3, gigaflops(base))
             return "  \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(kernels.prefix(8)) \(w) | im2col \(b) | ×\(String(format: "%.2f", base / wino))"
         }
+        let runs = chosen.isEmpty ? "not run" : "runs " + chosen.map(\.rawValue).joined(separator: " and ")
         return """
-            conv \(g.inChannels)→\(g.outChannels) \(g.kernel.h)×\(g.kernel.w) @\(g.inHeight)×\(g.inWidth) pad \(g.padding.h) batch \(batch), \(kernels)
+            conv \(g.inChannels)→\(g.outChannels) \(g.kernel.h)×\(g.kernel.w) @\(g.inHeight)×\(g.inWidth) pad \(g.padding.h) batch \(batch), \(kernels) (\(runs))
             \(row("forward", forward, im2colForward))
             \(row("input gradient", inputGradient, im2colBackward - im2colWeightGradient))
             \(row("weight gradient", weightGradient, im2colWeightGradient))
@@ -119,14 +123,26 @@ private struct KernelBench {
     }
 }
 
-/// Times the kernels the runtime computes `g` with (`convolutionAlgorithm`; nil for a conv it
-/// computes by im2col) against im2col + GEMM, whole batch on the calling thread.
-public func convolutionKernelBenchmark(geometry g: Conv2DGeometry, batch: Int,
-                                       repetitions: Int) -> ConvolutionKernelTiming? {
-    switch convolutionAlgorithm(g) {
-    case .winograd?: return winogradBenchmark(geometry: g, batch: batch, repetitions: repetitions)
-    case .direct?: return directBenchmark(geometry: g, batch: batch, repetitions: repetitions)
-    case nil: return nil
+/// Times each algorithm that can compute `g` (Winograd, direct) against im2col + GEMM, whole
+/// batch on the calling thread; empty for a conv only im2col computes. `ConvolutionKernelTiming.chosen`
+/// says which passes the runtime runs with each (`convolutionAlgorithm`).
+public func convolutionKernelBenchmarks(geometry g: Conv2DGeometry, batch: Int,
+                                        repetitions: Int) -> [ConvolutionKernelTiming] {
+    var algorithms: [ConvolutionStep.Algorithm] = []
+    if winogradApplies(g) { algorithms.append(.winograd) }
+    if directConvolutionApplies(g) { algorithms.append(.direct) }
+    return algorithms.map { algorithm in
+        var timing = convolutionKernelBenchmark(algorithm, geometry: g, batch: batch, repetitions: repetitions)
+        timing.chosen = [Pass.forward, .backward].filter { convolutionAlgorithm(g, $0) == algorithm }
+        return timing
+    }
+}
+
+func convolutionKernelBenchmark(_ algorithm: ConvolutionStep.Algorithm, geometry g: Conv2DGeometry, batch: Int,
+                                repetitions: Int) -> ConvolutionKernelTiming {
+    switch algorithm {
+    case .winograd: return winogradBenchmark(geometry: g, batch: batch, repetitions: repetitions)
+    case .direct: return directBenchmark(geometry: g, batch: batch, repetitions: repetitions)
     }
 }
 
@@ -167,7 +183,7 @@ public func directBenchmark(geometry g: Conv2DGeometry, batch: Int, repetitions:
 /// random data, whole batch on the calling thread, `repetitions` times each; keeps the minimum.
 public func winogradBenchmark(geometry g: Conv2DGeometry, batch: Int, repetitions: Int,
                               tile: WinogradTile? = nil) -> ConvolutionKernelTiming {
-    precondition(winogradApplies(g), "winogradBenchmark: not a 3×3 stride-1 convolution")
+    precondition(winogradApplies(g), "winogradBenchmark: not a 3×3 or 5×5 stride-1 convolution")
     let tile = tile ?? winogradTile(for: g)
     let gradient = winogradInputGradientGeometry(g)
     var bench = KernelBench(g, batch: batch, repetitions: repetitions)

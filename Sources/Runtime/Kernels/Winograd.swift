@@ -1,22 +1,24 @@
 import Graph
 import Spec
 
-// Winograd convolution for 3×3, stride-1 convolutions (padding 0…2 in each direction, any sizes).
+// Winograd convolution for 3×3 and 5×5, stride-1 convolutions (padding 0…r − 1 in each direction,
+// any sizes).
 //
-// F(m×m, 3×3) computes an m×m output tile from an (m+2)×(m+2) input tile with (m+2)² multiplications
-// per (input channel, output channel) pair instead of 9·m² (Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", 2015):
+// F(m×m, r×r) computes an m×m output tile from an α×α input tile, α = m + r − 1, with α²
+// multiplications per (input channel, output channel) pair instead of r²·m² (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2015):
 //     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
-// Two tile sizes are provided (`WinogradTile`): F(2×2, 3×3) (16 GEMMs, 2.25× fewer multiplications)
-// and F(4×4, 3×3) (36 GEMMs, 4× fewer). `winogradTile(for:)` picks one per layer (by measurement,
-// see its comment).
+// Three tiles are provided (`WinogradTile`): F(2×2, 3×3) (16 GEMMs, 2.25× fewer multiplications),
+// F(4×4, 3×3) (36 GEMMs, 4× fewer) and F(2×2, 5×5) (36 GEMMs, 2.78× fewer; the same α = 6 and
+// interpolation points as F(4×4, 3×3), hence the same Bᵀ). `winogradTile(for:)` picks one per
+// layer (by measurement, see its comment).
 //
 // ## API (for the network and planner)
 //
-//     winogradApplies(g) -> Bool                      3×3 kernel, stride 1, padding 0…2
+//     winogradApplies(g) -> Bool                      3×3 or 5×5 kernel, stride 1, padding 0…r − 1
 //     winogradTile(for: g) -> WinogradTile            the tile size used for geometry g
 //     winogradInputGradientGeometry(g) -> Conv2DGeometry
-//         the input-gradient pass as a forward convolution: dY → dX, channels swapped, padding 2 − p
+//         the input-gradient pass as a forward convolution: dY → dX, channels swapped, padding r − 1 − p
 //
 //     winogradTransformedWeightCount(geometry: g, flipped:) -> Int        floats
 //     winogradTransformWeights(weight:transformed:geometry:flipped:)      once per step, after the update
@@ -33,15 +35,16 @@ import Spec
 // sized for the largest share that lane gets (the count grows with `images` up to a cap, then stays).
 // Each call is single-threaded; all three passes multiply with the same register-blocked FMA kernel
 // (`multiplyStrided`), not BLAS. Nothing allocates. The weight transforms read the
-// weights in PyTorch's [OC, IC, 3, 3] layout; `flipped: true` gives the transform of the input-gradient
+// weights in PyTorch's [OC, IC, r, r] layout; `flipped: true` gives the transform of the input-gradient
 // convolution's kernel (spatially flipped, in/out channels swapped), used by the input-gradient pass.
 //
 //     winogradWeightGradientScratchCount(geometry: g, images:) -> Int     floats, per lane
 //     conv2dWinogradWeightGradient(input:outputGradient:weightGradient:scratch:geometry:batch:images:)
 //
-// The runtime uses all three wherever Winograd applies (`convolutionUsesWinograd`): measured with
-// `cnnc bench SPEC --kernels` (one thread, one lane's share), each beats im2col + GEMM on every
-// examples/mnist.yaml shape, the weight gradient by 1.5–3×.
+// The runtime picks per pass (`convolutionAlgorithm`): all three for 3×3 convs with ≥ 8 channels
+// (measured with `cnnc bench SPEC --kernels`, one thread, one lane's share: each beats im2col + GEMM
+// on every examples/mnist.yaml shape, the weight gradient by 1.5–3×), the forward pass only for
+// 5×5 ones, whose gradients the direct kernels compute faster.
 //
 // ## Data layout inside the kernels
 // Per lane, per chunk of up to `chunkTiles` output tiles (tiles of consecutive images of the share):
@@ -53,26 +56,40 @@ import Spec
 //   U      [α², IC, OCp]       the transformed weights (zero past OC)
 // and the output transform writes Aᵀ M A (+ bias) for 8 output channels at a time into the CBHW output.
 
-/// The output tile size m of F(m×m, 3×3); the input tile is (m + 2)×(m + 2).
-public enum WinogradTile: Int, Sendable, CaseIterable, CustomStringConvertible {
+/// The algorithm F(m×m, r×r): an m×m output tile from an α×α input tile, α = m + r − 1.
+public enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// F(2×2, 3×3): 4×4 input tiles, 16 GEMMs, 2.25× fewer multiplications than direct.
-    case f2x2 = 2
+    case f2x2
     /// F(4×4, 3×3): 6×6 input tiles, 36 GEMMs, 4× fewer multiplications than direct.
-    case f4x4 = 4
+    case f4x4
+    /// F(2×2, 5×5): 6×6 input tiles, 36 GEMMs, 2.78× fewer multiplications than direct. It shares
+    /// F(4×4, 3×3)'s interpolation points (0, ±1, ±2, ∞) and so its input transform Bᵀ.
+    case f2x2k5
 
     /// Output tile side m.
-    public var outputSide: Int { rawValue }
-    /// Input tile side α = m + 2.
-    public var inputSide: Int { rawValue + 2 }
+    public var outputSide: Int {
+        switch self {
+        case .f2x2, .f2x2k5: return 2
+        case .f4x4: return 4
+        }
+    }
+    /// Kernel side r.
+    public var kernelSide: Int { self == .f2x2k5 ? 5 : 3 }
+    /// Input tile side α = m + r − 1.
+    public var inputSide: Int { outputSide + kernelSide - 1 }
 
-    public var description: String { "F(\(rawValue)×\(rawValue), 3×3)" }
+    /// The tile sizes for an r×r kernel.
+    public static func tiles(kernelSide r: Int) -> [WinogradTile] { allCases.filter { $0.kernelSide == r } }
+
+    public var description: String { "F(\(outputSide)×\(outputSide), \(kernelSide)×\(kernelSide))" }
 }
 
-/// Whether the Winograd kernels compute this convolution: a 3×3 kernel, stride 1, padding 0…2 in
-/// each direction (the input-gradient pass needs padding 2 − p ≥ 0).
+/// Whether the Winograd kernels compute this convolution: a 3×3 or 5×5 kernel, stride 1, padding
+/// 0…r − 1 in each direction (the input-gradient pass needs padding r − 1 − p ≥ 0).
 public func winogradApplies(_ g: Conv2DGeometry) -> Bool {
-    g.kernel == Pair(square: 3) && g.stride == Pair(square: 1)
-        && (0...2).contains(g.padding.h) && (0...2).contains(g.padding.w)
+    let r = g.kernel.h
+    return (r == 3 || r == 5) && g.kernel == Pair(square: r) && g.stride == Pair(square: 1)
+        && (0..<r).contains(g.padding.h) && (0..<r).contains(g.padding.w)
         && g.outHeight >= 1 && g.outWidth >= 1
 }
 
@@ -83,17 +100,20 @@ public func winogradApplies(_ g: Conv2DGeometry) -> Bool {
 /// 64→64 @14; transforms + products). Its float32 error is larger but small: at most 4–8·10⁻⁶ of the
 /// largest |output| against 2–7·10⁻⁷ for F(2×2) and im2col (WinogradTests.testReportErrors).
 /// F(2×2) is used where an output side is below 4, so that a 4×4 tile would be mostly cropped.
+/// A 5×5 kernel takes F(2×2, 5×5), the one tile with α = 6 (F(4×4, 5×5)'s α = 8 needs points
+/// such as ±1/2 and loses several more digits).
 public func winogradTile(for g: Conv2DGeometry) -> WinogradTile {
-    min(g.outHeight, g.outWidth) >= 4 ? .f4x4 : .f2x2
+    if g.kernel.h == 5 { return .f2x2k5 }
+    return min(g.outHeight, g.outWidth) >= 4 ? .f4x4 : .f2x2
 }
 
-/// The input-gradient pass as a forward 3×3 convolution: dX = conv(dY, flipped W), from OC to IC
-/// channels, over the OH×OW output gradient with padding 2 − p, which gives back H×W.
+/// The input-gradient pass as a forward r×r convolution: dX = conv(dY, flipped W), from OC to IC
+/// channels, over the OH×OW output gradient with padding r − 1 − p, which gives back H×W.
 public func winogradInputGradientGeometry(_ g: Conv2DGeometry) -> Conv2DGeometry {
     var gradient = g
     (gradient.inChannels, gradient.outChannels) = (g.outChannels, g.inChannels)
     (gradient.inHeight, gradient.inWidth) = (g.outHeight, g.outWidth)
-    gradient.padding = Pair(2 - g.padding.h, 2 - g.padding.w)
+    gradient.padding = Pair(g.kernel.h - 1 - g.padding.h, g.kernel.w - 1 - g.padding.w)
     gradient.bias = false
     return gradient
 }
@@ -152,8 +172,8 @@ struct WinogradLayout {
         elements = alpha * alpha
         tilesY = (g.outHeight + m - 1) / m
         tilesX = (g.outWidth + m - 1) / m
-        paddedHeight = tilesY * m + 2
-        paddedWidth = tilesX * m + 2
+        paddedHeight = tilesY * m + tile.kernelSide - 1
+        paddedWidth = tilesX * m + tile.kernelSide - 1
         inBlocks = (g.inChannels + 7) / 8
         outBlocks = (g.outChannels + 7) / 8
         inPadded = inBlocks * 8
@@ -191,10 +211,11 @@ func winogradTransformedWeightCount(geometry g: Conv2DGeometry, flipped: Bool, t
 /// One tile size's transform matrices, as 1-D transforms over 8 channels at once. The 2-D
 /// transforms apply them along rows, then along columns.
 protocol WinogradTransform {
-    /// Output side m and input side α = m + 2.
+    /// Output side m, kernel side r and input side α = m + r − 1.
     static var m: Int { get }
+    static var r: Int { get }
     static var alpha: Int { get }
-    /// G: [α, 3], the kernel transform (a stored constant: reading it allocates nothing).
+    /// G: [α, r], the kernel transform (a stored constant: reading it allocates nothing).
     static var kernelTransform: [[Double]] { get }
     /// y = Bᵀ x: x is α vectors at `x + k·xStride`, y is α vectors at `y + k·yStride`.
     static func input(_ x: UnsafePointer<Float>, _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int)
@@ -228,6 +249,7 @@ func storePair(_ value: SIMD2<Float>, _ pointer: UnsafeMutablePointer<Float>) {
 
 enum WinogradF2: WinogradTransform {
     static var m: Int { 2 }
+    static var r: Int { 3 }
     static var alpha: Int { 4 }
     static let kernelTransform: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 
@@ -280,6 +302,7 @@ enum WinogradF2: WinogradTransform {
 
 enum WinogradF4: WinogradTransform {
     static var m: Int { 4 }
+    static var r: Int { 3 }
     static var alpha: Int { 6 }
     static let kernelTransform: [[Double]] = [
         [1.0 / 4, 0, 0],
@@ -356,67 +379,132 @@ enum WinogradF4: WinogradTransform {
     }
 }
 
+/// F(2×2, 5×5) over F(4×4, 3×3)'s points 0, 1, −1, 2, −2, ∞: the same Bᵀ, G's rows the same
+/// scales times (1, p, p², p³, p⁴), and Aᵀ's rows (1, p) (Lavin & Gray's construction).
+enum WinogradF2K5: WinogradTransform {
+    static var m: Int { 2 }
+    static var r: Int { 5 }
+    static var alpha: Int { 6 }
+    static let kernelTransform: [[Double]] = [
+        [1.0 / 4, 0, 0, 0, 0],
+        [-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6],
+        [-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6],
+        [1.0 / 24, 2.0 / 24, 4.0 / 24, 8.0 / 24, 16.0 / 24],
+        [1.0 / 24, -2.0 / 24, 4.0 / 24, -8.0 / 24, 16.0 / 24],
+        [0, 0, 0, 0, 1],
+    ]
+
+    @inline(__always)
+    static func input(_ x: UnsafePointer<Float>, _ xs: Int, _ y: UnsafeMutablePointer<Float>, _ ys: Int) {
+        WinogradF4.input(x, xs, y, ys)
+    }
+
+    // Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 1]
+    @inline(__always)
+    static func output(_ x: UnsafePointer<Float>, _ xs: Int, _ y: UnsafeMutablePointer<Float>, _ ys: Int) {
+        let x0 = loadLanes(x), x1 = loadLanes(x + xs), x2 = loadLanes(x + 2 * xs)
+        let x3 = loadLanes(x + 3 * xs), x4 = loadLanes(x + 4 * xs), x5 = loadLanes(x + 5 * xs)
+        storeLanes(x0 + (x1 + x2) + (x3 + x4), y)
+        storeLanes((x1 - x2) + Lanes(repeating: 2) * (x3 - x4) + x5, y + ys)
+    }
+
+    @inline(__always)
+    static func store(_ result: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, channelStride cs: Int,
+                      rowStride rs: Int) {
+        WinogradF2.store(result, target, channelStride: cs, rowStride: rs)
+    }
+
+    // A = [1 0; 1 1; 1 −1; 1 2; 1 −2; 0 1]
+    @inline(__always)
+    static func gradient(_ x: UnsafePointer<Float>, _ xs: Int, _ y: UnsafeMutablePointer<Float>, _ ys: Int) {
+        let x0 = loadLanes(x), x1 = loadLanes(x + xs)
+        let twice = Lanes(repeating: 2) * x1
+        storeLanes(x0, y)
+        storeLanes(x0 + x1, y + ys)
+        storeLanes(x0 - x1, y + 2 * ys)
+        storeLanes(x0 + twice, y + 3 * ys)
+        storeLanes(x0 - twice, y + 4 * ys)
+        storeLanes(x1, y + 5 * ys)
+    }
+}
+
 /// The kernel transform of one tile size: U[ξ] = (G g Gᵀ)[ξ], eight columns at a time, for the
 /// rows `rows` (default all) of the transformed matrices, so that lanes can split the work.
-/// - weight: [OC, IC, 3, 3]
+/// - weight: [OC, IC, r, r]
 /// - transformed: [α², IC, OCp] (forward: rows are input channels) or [α², OC, ICp] (flipped: the
-///   input-gradient kernel g'[ic][oc][ky][kx] = g[oc][ic][2 − ky][2 − kx], whose input channels
+///   input-gradient kernel g'[ic][oc][ky][kx] = g[oc][ic][r − 1 − ky][r − 1 − kx], whose input channels
 ///   are the forward's outputs; rows are output channels); the columns past OC (or IC) up to a
 ///   multiple of 8 are zero
 func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                               geometry g: Conv2DGeometry, flipped: Bool, tile: WinogradTile,
                               rows selected: Range<Int>? = nil) {
-    let gt = tile == .f2x2 ? WinogradF2.kernelTransform : WinogradF4.kernelTransform
-    let alpha = tile.inputSide
+    let gt = tile.kernelTransform
+    let (alpha, r) = (tile.inputSide, tile.kernelSide)
+    let taps = r * r
     let (ic, oc) = (g.inChannels, g.outChannels)
     let (rows, columns) = flipped ? (oc, ic) : (ic, oc)
     let padded = (columns + 7) / 8 * 8
     let stride = rows * padded
     // Kernel element of (row, column): forward g[column][row], flipped g[row][column], read flipped.
-    let (rowStep, columnStep) = flipped ? (ic * 9, 9) : (9, ic * 9)
-    // Coefficients, the columns' kernels and G g for α ≤ 6: 234 floats, on the stack.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 6 + 9 * 8 + 6 * 3 * 8) { buffer in
-        let coefficients = buffer.baseAddress!  // G[a][k] at a·3 + k
-        let kernel = coefficients + 3 * alpha   // [3, 3] vectors of 8: the columns' kernels
-        let half = kernel + 9 * 8               // G g: [α, 3] vectors of 8
+    let (rowStep, columnStep) = flipped ? (ic * taps, taps) : (taps, ic * taps)
+    // Coefficients and the columns' kernels (230 floats), and G g (240 floats) for α ≤ 6, r ≤ 5, on
+    // the stack: two buffers, since Swift takes one of more than 1 KiB from the heap.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * 6 + 25 * 8) { buffer in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * 5 * 8) { halfBuffer in
+        let coefficients = buffer.baseAddress!  // G[a][k] at a·r + k
+        let kernel = coefficients + r * alpha   // [r, r] vectors of 8: the columns' kernels
+        let half = halfBuffer.baseAddress!      // G g: [α, r] vectors of 8
         for a in 0..<alpha {
-            for k in 0..<3 { coefficients[a * 3 + k] = Float(gt[a][k]) }
+            for k in 0..<r { coefficients[a * r + k] = Float(gt[a][k]) }
         }
         for row in selected ?? 0..<rows {
             for block in 0..<(padded / 8) {
                 let c0 = block * 8
                 let lanes = min(8, columns - c0)
-                for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        let source = flipped ? (2 - ky) * 3 + (2 - kx) : ky * 3 + kx
+                for ky in 0..<r {
+                    for kx in 0..<r {
+                        let source = flipped ? (r - 1 - ky) * r + (r - 1 - kx) : ky * r + kx
                         var v = Lanes()
                         for lane in 0..<lanes { v[lane] = weight[row * rowStep + (c0 + lane) * columnStep + source] }
-                        storeLanes(v, kernel + (ky * 3 + kx) * 8)
+                        storeLanes(v, kernel + (ky * r + kx) * 8)
                     }
                 }
                 // half[a][kx] = Σ_ky G[a][ky] g[ky][kx]
                 for a in 0..<alpha {
-                    for kx in 0..<3 {
+                    for kx in 0..<r {
                         var total = Lanes()
-                        for ky in 0..<3 {
-                            total = multiplyAdd(Lanes(repeating: coefficients[a * 3 + ky]),
-                                                loadLanes(kernel + (ky * 3 + kx) * 8), total)
+                        for ky in 0..<r {
+                            total = multiplyAdd(Lanes(repeating: coefficients[a * r + ky]),
+                                                loadLanes(kernel + (ky * r + kx) * 8), total)
                         }
-                        storeLanes(total, half + (a * 3 + kx) * 8)
+                        storeLanes(total, half + (a * r + kx) * 8)
                     }
                 }
                 // U[a][b] = Σ_kx half[a][kx] G[b][kx]
                 let target = transformed + row * padded + c0
                 for a in 0..<alpha {
-                    let (h0, h1, h2) = (loadLanes(half + a * 24), loadLanes(half + a * 24 + 8), loadLanes(half + a * 24 + 16))
                     for b in 0..<alpha {
-                        var total = h0 * Lanes(repeating: coefficients[b * 3])
-                        total = multiplyAdd(h1, Lanes(repeating: coefficients[b * 3 + 1]), total)
-                        total = multiplyAdd(h2, Lanes(repeating: coefficients[b * 3 + 2]), total)
+                        var total = Lanes()
+                        for kx in 0..<r {
+                            total = multiplyAdd(loadLanes(half + (a * r + kx) * 8),
+                                                Lanes(repeating: coefficients[b * r + kx]), total)
+                        }
                         storeLanes(total, target + (a * alpha + b) * stride)
                     }
                 }
             }
+        }
+    }
+    }
+}
+
+extension WinogradTile {
+    /// G: [α, r].
+    var kernelTransform: [[Double]] {
+        switch self {
+        case .f2x2: return WinogradF2.kernelTransform
+        case .f4x4: return WinogradF4.kernelTransform
+        case .f2x2k5: return WinogradF2K5.kernelTransform
         }
     }
 }
@@ -430,7 +518,7 @@ public func winogradTransformedWeightRows(geometry g: Conv2DGeometry, flipped: B
 /// Transforms the weights for the forward pass (`flipped: false`) or for the input-gradient pass
 /// (`flipped: true`), with the tile size `winogradTile(for:)` picks for that pass, for the rows
 /// `rows` of the transformed matrices (default all, `winogradTransformedWeightRows`; lanes split them).
-/// - weight: [OC, IC, 3, 3]
+/// - weight: [OC, IC, r, r]
 /// - transformed: [winogradTransformedWeightCount(geometry: g, flipped:)], overwritten (those rows)
 public func winogradTransformWeights(weight: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
                                      geometry g: Conv2DGeometry, flipped: Bool, rows: Range<Int>? = nil) {
@@ -647,6 +735,10 @@ func conv2dWinogradForward(input: UnsafePointer<Float>, transformedWeight: Unsaf
         conv2dWinogradForward(WinogradF4.self, input: input, transformedWeight: transformedWeight, bias: bias,
                               output: output, scratch: scratch, geometry: g, layout: layout, batch: batch,
                               images: images)
+    case .f2x2k5:
+        conv2dWinogradForward(WinogradF2K5.self, input: input, transformedWeight: transformedWeight, bias: bias,
+                              output: output, scratch: scratch, geometry: g, layout: layout, batch: batch,
+                              images: images)
     }
 }
 
@@ -665,8 +757,8 @@ public func conv2dWinogradForward(input: UnsafePointer<Float>, transformedWeight
                           scratch: scratch, geometry: g, batch: batch, images: images, tile: winogradTile(for: g))
 }
 
-/// Convolution input gradient by Winograd for the images in `images` (one lane's share): the 3×3
-/// convolution of dY with the flipped kernel, channels swapped, padding 2 − p.
+/// Convolution input gradient by Winograd for the images in `images` (one lane's share): the r×r
+/// convolution of dY with the flipped kernel, channels swapped, padding r − 1 − p.
 /// - outputGradient: [OC, batch, OH, OW]
 /// - transformedFlippedWeight: [winogradTransformedWeightCount(geometry: g, flipped: true)], from
 ///   `winogradTransformWeights(…, flipped: true)`
@@ -764,41 +856,36 @@ func conv2dWinogradWeightGradient<T: WinogradTransform>(
     }
     // dW[o][i] = Gᵀ dU[·][i][o] G, eight output channels at a time (dU's rows are contiguous in o).
     let gt = T.kernelTransform
+    let r = T.r
+    let taps = r * r
     let stride = ic * op
-    let half = temporary  // Gᵀ dU: [3, α] vectors of 8
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * alpha) { g in  // g[a·3 + k] = G[a][k]
+    let half = temporary  // Gᵀ dU: [r, α] vectors of 8
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: r * alpha) { g in  // g[a·r + k] = G[a][k]
         for a in 0..<alpha {
-            for k in 0..<3 { g[a * 3 + k] = Float(gt[a][k]) }
+            for k in 0..<r { g[a * r + k] = Float(gt[a][k]) }
         }
         for i in 0..<ic {
             for block in 0..<l.outBlocks {
                 let o0 = block * 8
                 let u = accumulator + i * op + o0
                 for b in 0..<alpha {
-                    var (h0, h1, h2) = (Lanes(), Lanes(), Lanes())
-                    for a in 0..<alpha {
-                        let value = loadLanes(u + (a * alpha + b) * stride)
-                        h0 = multiplyAdd(Lanes(repeating: g[a * 3]), value, h0)
-                        h1 = multiplyAdd(Lanes(repeating: g[a * 3 + 1]), value, h1)
-                        h2 = multiplyAdd(Lanes(repeating: g[a * 3 + 2]), value, h2)
+                    for k in 0..<r {
+                        var h = Lanes()
+                        for a in 0..<alpha {
+                            h = multiplyAdd(Lanes(repeating: g[a * r + k]), loadLanes(u + (a * alpha + b) * stride), h)
+                        }
+                        storeLanes(h, half + (k * alpha + b) * 8)
                     }
-                    storeLanes(h0, half + b * 8)
-                    storeLanes(h1, half + (alpha + b) * 8)
-                    storeLanes(h2, half + (2 * alpha + b) * 8)
                 }
                 let lanes = min(8, oc - o0)
-                for ky in 0..<3 {
-                    var (r0, r1, r2) = (Lanes(), Lanes(), Lanes())
-                    for b in 0..<alpha {
-                        let h = loadLanes(half + (ky * alpha + b) * 8)
-                        r0 = multiplyAdd(h, Lanes(repeating: g[b * 3]), r0)
-                        r1 = multiplyAdd(h, Lanes(repeating: g[b * 3 + 1]), r1)
-                        r2 = multiplyAdd(h, Lanes(repeating: g[b * 3 + 2]), r2)
-                    }
-                    let target = weightGradient + (o0 * ic + i) * 9 + ky * 3
-                    for lane in 0..<lanes {
-                        let t = target + lane * ic * 9
-                        t[0] = r0[lane]; t[1] = r1[lane]; t[2] = r2[lane]
+                for ky in 0..<r {
+                    for kx in 0..<r {
+                        var total = Lanes()
+                        for b in 0..<alpha {
+                            total = multiplyAdd(loadLanes(half + (ky * alpha + b) * 8), Lanes(repeating: g[b * r + kx]), total)
+                        }
+                        let target = weightGradient + (o0 * ic + i) * taps + ky * r + kx
+                        for lane in 0..<lanes { target[lane * ic * taps] = total[lane] }
                     }
                 }
             }
@@ -821,6 +908,10 @@ func conv2dWinogradWeightGradient(input: UnsafePointer<Float>, outputGradient: U
         conv2dWinogradWeightGradient(WinogradF4.self, input: input, outputGradient: outputGradient,
                                      weightGradient: weightGradient, scratch: scratch, geometry: g, layout: layout,
                                      batch: batch, images: images)
+    case .f2x2k5:
+        conv2dWinogradWeightGradient(WinogradF2K5.self, input: input, outputGradient: outputGradient,
+                                     weightGradient: weightGradient, scratch: scratch, geometry: g, layout: layout,
+                                     batch: batch, images: images)
     }
 }
 
@@ -828,7 +919,7 @@ func conv2dWinogradWeightGradient(input: UnsafePointer<Float>, outputGradient: U
 /// over those images and overwritten (zero for an empty share), as `conv2dBackward` does.
 /// - input: [IC, batch, H, W] (the forward input)
 /// - outputGradient: [OC, batch, OH, OW]
-/// - weightGradient: [OC, IC, 3, 3], overwritten
+/// - weightGradient: [OC, IC, r, r], overwritten
 /// - scratch: [winogradWeightGradientScratchCount(geometry: g, images: images.count)] or more
 public func conv2dWinogradWeightGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                          weightGradient: UnsafeMutablePointer<Float>,

@@ -1,9 +1,10 @@
 import Graph
 import Spec
 
-/// A Conv2D step bound to its buffers. Its algorithm was chosen at plan time (`runtimeScratch`):
-/// Winograd for 3×3 stride-1 convs with ≥ 8 channels, the direct kernels for the other stride-1
-/// convs, im2col + GEMM for the rest (all three passes each).
+/// A Conv2D step bound to its buffers. Its algorithms were chosen at plan time, per pass
+/// (`convolutionAlgorithm`, `runtimeScratch`): Winograd for 3×3 stride-1 convs with ≥ 8 channels
+/// (and the forward pass of such 5×5 convs), the direct kernels for the other stride-1 convs,
+/// im2col + GEMM for the rest.
 struct ConvolutionStep: RunnableStep {
     var geometry: Conv2DGeometry
     /// [C, batch, H, W]
@@ -22,7 +23,7 @@ struct ConvolutionStep: RunnableStep {
 
     /// The kernels that compute a conv from weights rearranged at the start of each pass.
     enum Algorithm: CaseIterable {
-        /// F(m×m, 3×3) tiles (Kernels/Winograd.swift).
+        /// F(m×m, r×r) tiles (Kernels/Winograd.swift).
         case winograd
         /// Output-channel vectors over tap and pixel tables (Kernels/DirectConvolution.swift).
         case direct
@@ -75,8 +76,9 @@ struct ConvolutionStep: RunnableStep {
         columnsPerLane = g.columnsPerLane(batchSize: batchSize, lanes: lanes)
         imagesPerChunk = g.imagesPerChunk(batchSize: batchSize, lanes: lanes)
         let images = ceilDivide(batchSize, lanes)
-        // The plan holds one algorithm's scratch (`runtimeScratch`), or im2col's.
+        // The plan holds one algorithm's scratch per pass (`runtimeScratch`), or im2col's.
         let algorithm = Algorithm.allCases.first { b.scratch($0.scratchKinds.forward) != nil }
+        let backwardAlgorithm = Algorithm.allCases.first { b.scratch($0.scratchKinds.backward) != nil }
         if let algorithm, let scratch = b.scratch(algorithm.scratchKinds.forward) {
             let perLane = algorithm.forwardScratchCount(g, images: images)
             if let weights = b.scratch(algorithm.scratchKinds.weights) {
@@ -91,7 +93,7 @@ struct ConvolutionStep: RunnableStep {
         }
         gradients = LayerGradients(b).map { layer in
             let lowering: BackwardLowering
-            if let algorithm, let scratch = b.scratch(algorithm.scratchKinds.backward) {
+            if let algorithm = backwardAlgorithm, let scratch = b.scratch(algorithm.scratchKinds.backward) {
                 let flipped = b.scratch(algorithm.scratchKinds.flipped)
                 precondition((flipped == nil) == (layer.inputGradient == nil),
                              "a \(algorithm) conv's flipped weights are planned exactly when it computes dX")
@@ -243,32 +245,43 @@ struct ConvolutionStep: RunnableStep {
     }
 }
 
-/// The runtime's answer to the planner's scratch question (`ScratchPlanner`): each conv's
-/// algorithm (`convolutionAlgorithm`) asks for its rearranged weights and per-lane workspaces in
-/// all three passes; im2col convs and the other ops take Graph's own `Op.scratch`.
+/// The runtime's answer to the planner's scratch question (`ScratchPlanner`): each pass of a conv
+/// with an algorithm (`convolutionAlgorithm`) asks for that algorithm's rearranged weights and
+/// per-lane workspaces; an im2col pass, and the other ops, take Graph's own `Op.scratch`.
 func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
-    guard case let .conv2d(g) = op, let algorithm = convolutionAlgorithm(g) else { return op.scratch(context) }
+    guard case let .conv2d(g) = op else { return op.scratch(context) }
     let lanes = context.lanes
     let images = ceilDivide(context.batchSize, lanes)
     let inputGradient = context.computesInputGradient
-    let kinds = algorithm.scratchKinds
-    var requests = [ScratchRequest(kinds.forward, elementCount: algorithm.forwardScratchCount(g, images: images) * lanes,
+    let im2col = op.scratch(context)
+    var requests: [ScratchRequest]
+    if let algorithm = convolutionAlgorithm(g, .forward) {
+        let kinds = algorithm.scratchKinds
+        requests = [ScratchRequest(kinds.forward, elementCount: algorithm.forwardScratchCount(g, images: images) * lanes,
                                    pass: .forward)]
-    if algorithm.rearrangesForwardWeights(g) {
-        requests.insert(ScratchRequest(kinds.weights, elementCount: algorithm.weightCount(g, flipped: false),
-                                       pass: .forward), at: 0)
+        if algorithm.rearrangesForwardWeights(g) {
+            requests.insert(ScratchRequest(kinds.weights, elementCount: algorithm.weightCount(g, flipped: false),
+                                           pass: .forward), at: 0)
+        }
+    } else {
+        requests = im2col.filter { $0.pass == .forward }
     }
     guard context.runsBackward else { return requests }
-    requests.append(ScratchRequest(kinds.backward,
-                                   elementCount: algorithm.backwardScratchCount(g, images: images,
-                                                                                inputGradient: inputGradient) * lanes,
-                                   pass: .backward))
-    if inputGradient {
-        requests.append(ScratchRequest(kinds.flipped, elementCount: algorithm.weightCount(g, flipped: true),
+    if let algorithm = convolutionAlgorithm(g, .backward) {
+        let kinds = algorithm.scratchKinds
+        requests.append(ScratchRequest(kinds.backward,
+                                       elementCount: algorithm.backwardScratchCount(g, images: images,
+                                                                                    inputGradient: inputGradient) * lanes,
                                        pass: .backward))
+        if inputGradient {
+            requests.append(ScratchRequest(kinds.flipped, elementCount: algorithm.weightCount(g, flipped: true),
+                                           pass: .backward))
+        }
+        // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
+        requests += im2col.filter { $0.kind == .weightGradientPartials }
+    } else {
+        requests += im2col.filter { $0.pass == .backward }
     }
-    // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
-    requests += op.scratch(context).filter { $0.kind == .weightGradientPartials }
     return requests
 }
 
@@ -313,22 +326,27 @@ extension ConvolutionStep.Algorithm {
     }
 }
 
-/// The algorithm the runtime computes a conv with, nil for im2col + GEMM: Winograd for 3×3
-/// stride-1 convs with at least 8 channels in and out (its kernels work on blocks of 8 channels),
-/// the direct kernels for the other stride-1 convs, im2col for strided ones — and for a
-/// one-channel conv with more than 16 output channels, whose forward pass is bound by writing its
-/// output: on examples/mnist.yaml's first layer (1→32, 3×3) the direct forward took 1.7× im2col +
-/// OpenBLAS's time and the weight gradient tied (`scripts/bench-ab`, 2026-12-03), while on the
-/// LeNets' first layers (1→6, 1→16, 5×5) direct was 0.5–0.7× in the backward pass.
-func convolutionAlgorithm(_ g: Conv2DGeometry) -> ConvolutionStep.Algorithm? {
-    if winogradApplies(g) && g.inChannels >= 8 && g.outChannels >= 8 { return .winograd }
+/// The algorithm the runtime computes a pass of a conv with (the backward pass: weight and input
+/// gradients), nil for im2col + GEMM:
+/// - Winograd for stride-1 convs with at least 8 channels in and out (its kernels work on blocks
+///   of 8 channels): all passes of a 3×3 conv, the forward pass of a 5×5 one. F(2×2, 5×5)'s
+///   input gradient convolves dY padded by 4 − p, twice the tiles of the forward pass, and its
+///   weight gradient transforms both operands for 2.8× fewer products than the direct kernel's,
+///   which runs near peak: on lenet-wide's 16→32 conv (`cnnc bench --kernels`, 16 images, one
+///   thread) Winograd took 0.38 / 0.66 / 0.46 ms and direct 0.61 / 0.60 / 0.39 ms for the forward,
+///   input-gradient and weight-gradient passes.
+/// - the direct kernels for the other stride-1 convs;
+/// - im2col for strided ones, and for a one-channel conv with more than 16 output channels, whose
+///   forward pass is bound by writing its output: on examples/mnist.yaml's first layer (1→32, 3×3)
+///   the direct forward took 1.7× im2col + OpenBLAS's time and the weight gradient tied
+///   (`scripts/bench-ab`, 2026-12-03), while on the LeNets' first layers (1→6, 1→16, 5×5) direct
+///   was 0.5–0.7× in the backward pass.
+func convolutionAlgorithm(_ g: Conv2DGeometry, _ pass: Pass) -> ConvolutionStep.Algorithm? {
+    if winogradApplies(g) && g.inChannels >= 8 && g.outChannels >= 8 && (pass == .forward || g.kernel.h == 3) {
+        return .winograd
+    }
     if directConvolutionApplies(g) && !(g.inChannels == 1 && g.outChannels > 16) { return .direct }
     return nil
-}
-
-/// Convs the runtime computes by Winograd (see `runtimeScratch`).
-func convolutionUsesWinograd(_ g: Conv2DGeometry) -> Bool {
-    convolutionAlgorithm(g) == .winograd
 }
 
 extension BufferPlan {
