@@ -223,8 +223,12 @@ private struct PlanBuilder {
                 }
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
+            func isOp(_ i: Int, _ kind: (Op) -> Bool) -> Bool { i < steps.count && kind(steps[i].op) }
+            let precedesReLUMaxPool = isOp(k + 1) { if case .relu = $0 { return true } else { return false } }
+                && isOp(k + 2) { if case .maxPool2d = $0 { return true } else { return false } }
             let context = ScratchContext(batchSize: batchSize, lanes: lanes, runsBackward: backward,
-                                         computesInputGradient: backward && needsInputGradient(k))
+                                         computesInputGradient: backward && needsInputGradient(k),
+                                         precedesReLUMaxPool: precedesReLUMaxPool)
             for request in scratch(step.op, context) {
                 let id = add("\(k).\(request.kind.rawValue)", .workspace, count: request.elementCount)
                 use(id, at: request.pass == .forward ? k : backwardTime(k))

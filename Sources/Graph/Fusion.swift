@@ -11,12 +11,28 @@ public enum FusedPattern: String, Hashable, Sendable {
     /// ReLU to it (max(relu(x)) = relu(max(x)), exactly), and its backward sends a gradient only
     /// where that maximum is positive; the ReLU itself never runs, in either pass.
     case reluMaxPool = "ReLU+MaxPool2D"
+    /// Conv2D → ReLU → MaxPool2D where the conv computes no input gradient (a network's first
+    /// conv), in training: forward as the conv, then ReLU+MaxPool2D; backward, the conv's weight
+    /// and bias gradients straight from the pool's gradient at each window's argmax (where the
+    /// pooled maximum is positive), a quarter of the conv's outputs for 2×2 windows, without
+    /// scattering it into a dense output gradient first. The ReLU never runs, nor the pool's
+    /// backward.
+    case convReLUMaxPool = "Conv2D+ReLU+MaxPool2D"
 
     /// Steps the pattern covers.
     public var length: Int {
         switch self {
         case .batchNormReLU, .reluMaxPool: return 2
-        case .batchNormReLUMaxPool: return 3
+        case .batchNormReLUMaxPool, .convReLUMaxPool: return 3
+        }
+    }
+
+    /// The fused backward pass reads the last step's output (the pool's maximum as the ReLU's
+    /// mask), which the unfused steps' backward passes do not: the plan keeps it alive until then.
+    public var backwardReadsLastOutput: Bool {
+        switch self {
+        case .reluMaxPool, .convReLUMaxPool: return true
+        case .batchNormReLU, .batchNormReLUMaxPool: return false
         }
     }
 }
@@ -39,13 +55,13 @@ extension BufferPlan {
     /// schedule position of the group (forward positions first…last, backward 2n − last…2n − first)
     /// is kept alive over all of them: the planner then never gives one group tensor's memory to
     /// another.
-    /// A fused ReLU+MaxPool2D's backward also reads the pool's output (the ReLU's mask), which the
-    /// unfused steps' backward passes do not: that output stays alive until then.
+    /// A pattern whose backward reads its last step's output (`backwardReadsLastOutput`) keeps that
+    /// output alive until then.
     static func widenLifetimes(_ tensors: inout [PlannedTensor], for fusions: [FusedSteps], steps: [StepBuffers],
                                stepCount n: Int, training: Bool) {
         for group in fusions {
             let first = group.first, last = group.steps.upperBound - 1
-            if training && group.pattern == .reluMaxPool {
+            if training && group.pattern.backwardReadsLastOutput {
                 let output = steps[last].output
                 tensors[output].lastUse = max(tensors[output].lastUse, 2 * n - first)
             }
@@ -61,8 +77,10 @@ extension BufferPlan {
     }
 
     /// The fusions a plan allows: batch norm followed by a ReLU that runs in place on its output
-    /// (and, in training, whose gradient runs in place too), then optionally a max pool; else a
-    /// ReLU that runs in place (both passes) followed by a max pool.
+    /// (and, in training, whose gradient runs in place too), then optionally a max pool; in
+    /// training, a conv that computes no input gradient followed by such a ReLU and a max pool (the
+    /// plan gave it the workspace, `ScratchKind.pooledWeightGradient`);
+    /// else a ReLU that runs in place (both passes) followed by a max pool.
     static func fusions(graph: Graph, steps: [StepBuffers], tensors: [PlannedTensor]) -> [FusedSteps] {
         func root(_ id: Int) -> Int { tensors[id].aliasOf ?? id }
         func sameMemory(_ a: Int?, _ b: Int?) -> Bool {
@@ -88,6 +106,9 @@ extension BufferPlan {
                sameMemory(steps[k + 1].inputGradient, steps[k + 1].outputGradient),
                sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) {
                 pattern = isMaxPool(k + 2) ? .batchNormReLUMaxPool : .batchNormReLU
+            } else if case .conv2d = graph.steps[k].op, steps[k].scratch[.pooledWeightGradient] != nil,
+                      steps[k].inputGradient == nil, reluInPlace(k + 1), isMaxPool(k + 2) {
+                pattern = .convReLUMaxPool
             } else if reluInPlace(k) && isMaxPool(k + 1) {
                 pattern = .reluMaxPool
             } else {

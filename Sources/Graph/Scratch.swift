@@ -24,6 +24,12 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     case directFlippedWeights = "direct.weights.flipped"
     /// A direct conv's backward workspace (weight gradient, then input gradient), per lane.
     case directBackwardColumns = "direct.columns.backward"
+    /// The workspace of a conv's weight gradient taken straight from a following max pool's
+    /// gradient (`FusedPattern.convReLUMaxPool`: one image's zero-bordered channels and a window
+    /// table, `Conv2DGeometry.pooledGradientColumnsPerLane`), per lane. Planned for a conv that
+    /// computes no input gradient in training and precedes ReLU → MaxPool2D; the fusion then
+    /// requires it.
+    case pooledWeightGradient = "pooled.columns.backward"
 }
 
 /// What the planner tells an op when it asks for its scratch.
@@ -34,12 +40,17 @@ public struct ScratchContext: Hashable, Sendable {
     public var runsBackward: Bool
     /// The backward pass computes the input gradient (some earlier step needs it).
     public var computesInputGradient: Bool
+    /// The next two steps are ReLU → MaxPool2D (a conv there may fuse with them,
+    /// `FusedPattern.convReLUMaxPool`).
+    public var precedesReLUMaxPool: Bool
 
-    public init(batchSize: Int, lanes: Int, runsBackward: Bool, computesInputGradient: Bool) {
+    public init(batchSize: Int, lanes: Int, runsBackward: Bool, computesInputGradient: Bool,
+                precedesReLUMaxPool: Bool = false) {
         self.batchSize = batchSize
         self.lanes = lanes
         self.runsBackward = runsBackward
         self.computesInputGradient = computesInputGradient
+        self.precedesReLUMaxPool = precedesReLUMaxPool
     }
 }
 

@@ -3,8 +3,10 @@ import XCTest
 import Graph
 import Spec
 
-/// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D); the fused kernels must give the unfused
-/// steps' results to the bit, at any lane count, and lane counts must agree with each other.
+/// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D), ReLU → MaxPool2D and, for a first conv in
+/// training, Conv2D → ReLU → MaxPool2D; the first two must give the unfused steps' results to the
+/// bit, the third (which sums the conv's weight gradient in another order) within float
+/// tolerance; all at any lane count, byte-identical for a fixed one, and lane counts must agree.
 final class FusionTests: XCTestCase {
     /// Conv → BN → ReLU → pool (fused with the pool), conv → BN → ReLU (fused without), dropout,
     /// linear: odd sizes (9×9 input, 7 images in a plan of 8).
@@ -36,18 +38,35 @@ final class FusionTests: XCTestCase {
         .linear(LinearSpec(outFeatures: 10)),
     ]
 
+    /// The first conv (no input gradient) fuses with its ReLU and pool in training only.
     func testPlanFusesReLUAndPool() {
         let graph = NetworkTests.compile([2, 18, 19], Self.reluPoolKinds)
-        for mode in [PlanMode.training, .evaluation] {
-            let plan = BufferPlan(graph: graph, mode: mode, batchSize: 8, lanes: 2)
-            XCTAssertEqual(plan.fusions, [FusedSteps(first: 1, pattern: .reluMaxPool),
+        let training = BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2)
+        XCTAssertEqual(training.fusions, [FusedSteps(first: 0, pattern: .convReLUMaxPool),
                                           FusedSteps(first: 4, pattern: .reluMaxPool),
-                                          FusedSteps(first: 7, pattern: .reluMaxPool)], "\(mode)")
-        }
+                                          FusedSteps(first: 7, pattern: .reluMaxPool)])
+        let evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: 8, lanes: 2)
+        XCTAssertEqual(evaluation.fusions, [FusedSteps(first: 1, pattern: .reluMaxPool),
+                                            FusedSteps(first: 4, pattern: .reluMaxPool),
+                                            FusedSteps(first: 7, pattern: .reluMaxPool)])
+        // The workspace of the fused weight gradient is planned for the first conv only, in training.
+        XCTAssertNotNil(training.steps[0].scratch[.pooledWeightGradient])
+        XCTAssertNil(training.steps[3].scratch[.pooledWeightGradient], "computes its input gradient")
+        XCTAssertNil(evaluation.steps[0].scratch[.pooledWeightGradient])
+        let beforeNorm = NetworkTests.compile([2, 9, 9], Self.kinds)
+        XCTAssertNil(BufferPlan(graph: beforeNorm, mode: .training, batchSize: 8, lanes: 2).steps[0].scratch[.pooledWeightGradient],
+                     "a first conv before batch norm")
+        // The pool's output (the ReLU's mask) stays alive until the fused backward.
+        let poolOutput = training.tensor(training.steps[2].output)
+        XCTAssertGreaterThanOrEqual(poolOutput.lastUse, 2 * graph.steps.count)
     }
 
+    /// (A 1×1 conv first, so that every ReLU → pool is the two-step fusion, which is exact.)
     func testReLUPoolFusionMatchesUnfusedStepsToTheBit() {
-        let graph = NetworkTests.compile([2, 18, 19], Self.reluPoolKinds)
+        let graph = NetworkTests.compile([2, 18, 19],
+                                         [.conv2d(Conv2DSpec(outChannels: 2, kernel: Pair(square: 1)))] + Self.reluPoolKinds)
+        XCTAssertEqual(BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2).fusions.map(\.pattern),
+                       [.reluMaxPool, .reluMaxPool, .reluMaxPool])
         for lanes in 1...3 {
             XCTAssertEqual(run(graph, lanes: lanes, fuse: true), run(graph, lanes: lanes, fuse: false), "\(lanes) lanes")
         }
@@ -86,6 +105,45 @@ final class FusionTests: XCTestCase {
         return Outcome(losses: losses,
                        gradients: NetworkTests.parameterSlots(graph).map { net.gradient(of: $0) },
                        values: graph.slots.map { net.values(of: $0) }, scores: scores)
+    }
+
+    /// First convs of other shapes before ReLU → pool: 5×5 stride 2 (im2col) before overlapping 3×3/2
+    /// windows (two windows may share an argmax), and a 7×9 kernel (more rows and columns than one
+    /// register sweep holds) before 2×2 windows over an odd width, without bias.
+    static let convPoolGraphs: [Graph] = [
+        NetworkTests.compile([2, 18, 19], reluPoolKinds),
+        NetworkTests.compile([3, 15, 13], [
+            .conv2d(Conv2DSpec(outChannels: 4, kernel: Pair(square: 5), stride: Pair(square: 2), padding: Pair(square: 2))),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 3), stride: Pair(square: 2))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ]),
+        NetworkTests.compile([1, 12, 11], [
+            .conv2d(Conv2DSpec(outChannels: 9, kernel: Pair(7, 9), padding: Pair(3, 4), bias: false)),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ]),
+    ]
+
+    /// Conv2D+ReLU+MaxPool2D against the unfused steps (the conv's weight gradient from its dense
+    /// output gradient) within float tolerance at 1–3 lanes; byte-identical run to run.
+    func testConvReLUPoolFusionMatchesUnfusedSteps() {
+        for (n, graph) in Self.convPoolGraphs.enumerated() {
+            XCTAssertEqual(BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2).fusions.first,
+                           FusedSteps(first: 0, pattern: .convReLUMaxPool), "graph \(n)")
+            for lanes in 1...3 {
+                let fused = run(graph, lanes: lanes, fuse: true)
+                let unfused = run(graph, lanes: lanes, fuse: false)
+                for (x, y) in zip(fused.losses, unfused.losses) {
+                    XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), "graph \(n), \(lanes) lanes")
+                }
+                for (x, y) in zip(fused.gradients, unfused.gradients) {
+                    assertClose(x, y, rtol: 1e-3, atol: 1e-5, "graph \(n), \(lanes) lanes")
+                }
+                XCTAssertEqual(fused, run(graph, lanes: lanes, fuse: true), "graph \(n), \(lanes) lanes twice")
+            }
+        }
     }
 
     func testFusedKernelsMatchUnfusedStepsToTheBit() {

@@ -64,9 +64,21 @@ public struct Conv2DGeometry: OpRule {
                 requests.append(ScratchRequest(.weightGradientPartials, elementCount: weightCount * (lanes - 1),
                                                pass: .backward))
             }
+            if !context.computesInputGradient && context.precedesReLUMaxPool {
+                requests.append(ScratchRequest(.pooledWeightGradient, elementCount: pooledGradientColumnsPerLane * lanes,
+                                               pass: .backward))
+            }
         }
         return requests
     }
+
+    /// The per-lane workspace of the weight gradient taken straight from a following max pool's
+    /// gradient (`FusedPattern.convReLUMaxPool`): one image's channels, zero-bordered, each row
+    /// `pooledGradientRowStride` floats (8 past the padded width, so that 8-float row loads stay
+    /// inside), then an Int32 table of the OH·OW windows' offsets in a plane.
+    public var pooledGradientRowStride: Int { inWidth + 2 * padding.w + 8 }
+    public var pooledGradientPlaneCount: Int { (inHeight + 2 * padding.h) * pooledGradientRowStride }
+    public var pooledGradientColumnsPerLane: Int { inChannels * pooledGradientPlaneCount + outSpatial }
 
     /// Images a lane lowers into its im2col region at once: as many of its share of the batch as
     /// fit `BufferPlan.columnBudgetBytes`, at least one.

@@ -277,8 +277,9 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
             requests.append(ScratchRequest(kinds.flipped, elementCount: algorithm.weightCount(g, flipped: true),
                                            pass: .backward))
         }
-        // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
-        requests += im2col.filter { $0.kind == .weightGradientPartials }
+        // The weight-gradient partial sums of lanes 1… and the pooled weight gradient's workspace,
+        // as im2col's plan has them.
+        requests += im2col.filter { $0.kind == .weightGradientPartials || $0.kind == .pooledWeightGradient }
     } else {
         requests += im2col.filter { $0.pass == .backward }
     }

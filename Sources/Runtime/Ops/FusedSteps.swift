@@ -54,3 +54,67 @@ struct BatchNormReLUStep {
         }
     }
 }
+
+/// Conv2D → ReLU → MaxPool2D in training, the conv computing no input gradient
+/// (`FusedPattern.convReLUMaxPool`). Forward: the conv's phases, then the pool with the ReLU
+/// applied to each maximum (`MaxPoolStep.relu`). Backward: each work item takes the conv's weight
+/// gradient over its share of the images straight from the pool's gradient at the argmaxes
+/// (`conv2dPooledWeightGradient`; item 0 into the gradient, the others into the conv's partials)
+/// and a share of the bias gradient; then the partials are added in item order, as the conv's own
+/// backward does. Neither the pool's backward nor the conv's dense output gradient runs.
+struct ConvReLUPoolStep: RunnableStep {
+    var conv: ConvolutionStep
+    /// Runs the in-place ReLU before it: its input is the conv's output.
+    var pool: MaxPoolStep
+    /// One region of `conv.geometry.pooledGradientColumnsPerLane` floats per lane.
+    var scratch: UnsafeMutablePointer<Float>
+    var perLane: Int
+
+    init(conv: ConvolutionStep, pool: MaxPoolStep, scratch: UnsafeMutablePointer<Float>) {
+        precondition(conv.gradients != nil && conv.gradients?.layer.inputGradient == nil,
+                     "Conv2D+ReLU+MaxPool2D: a conv that computes its weight gradient and no input gradient")
+        precondition(pool.relu && pool.gradients != nil && pool.indices != nil,
+                     "Conv2D+ReLU+MaxPool2D: a pool that runs the ReLU, with its gradient and indices")
+        self.conv = conv
+        self.pool = pool
+        self.scratch = scratch
+        perLane = conv.geometry.pooledGradientColumnsPerLane
+    }
+
+    var output: UnsafeMutablePointer<Float> { pool.output }
+
+    var forwardPhases: Int { conv.forwardPhases + 1 }
+
+    func forward(_ run: ForwardRun, _ lane: Lane) {
+        if run.phase < conv.forwardPhases {
+            conv.forward(run, lane)
+        } else {
+            var poolRun = run
+            poolRun.phase = 0
+            pool.forward(poolRun, lane)
+        }
+    }
+
+    var backwardPhases: Int { conv.gradients!.weightGradientPartials == nil ? 1 : 2 }
+
+    func backward(phase: Int, batch: Int, _ lane: Lane) {
+        guard phase == 0 else {
+            conv.backward(.reducePartials, batch: batch, lane)
+            return
+        }
+        let gradients = conv.gradients!
+        let d = gradients.layer
+        let g = conv.geometry
+        let pooled = pool.geometry.outHeight * pool.geometry.outWidth
+        let poolGradient = pool.gradients!.outputGradient
+        let target = lane.task == 0 ? d.weightGradient : gradients.weightGradientPartials! + (lane.task - 1) * g.weightCount
+        conv2dPooledWeightGradient(input: conv.input, poolGradient: poolGradient, poolOutput: pool.output,
+                                   indices: pool.indices!, weightGradient: target,
+                                   scratch: scratch + lane.lane * perLane, geometry: g, pooled: pooled, batch: batch,
+                                   images: lane.share(batch))
+        if let biasGradient = d.biasGradient {
+            conv2dPooledBiasGradient(poolGradient: poolGradient, poolOutput: pool.output, biasGradient: biasGradient,
+                                     pooled: pooled, batch: batch, channels: lane.share(g.outChannels))
+        }
+    }
+}
