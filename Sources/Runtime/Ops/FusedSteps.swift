@@ -56,8 +56,8 @@ struct BatchNormReLUStep {
 }
 
 /// Conv2D → ReLU → MaxPool2D in training, the conv computing no input gradient
-/// (`FusedPattern.convReLUMaxPool`). Forward: the conv's phases, then the pool with the ReLU
-/// applied to each maximum (`MaxPoolStep.relu`). Backward: each work item takes the conv's weight
+/// (`FusedPattern.convReLUMaxPool`). Forward: the conv's phases, each work item then pooling its
+/// own images with the ReLU applied to each maximum (`MaxPoolStep.relu`). Backward: each work item takes the conv's weight
 /// gradient over its share of the images straight from the pool's gradient at the argmaxes
 /// (`conv2dPooledWeightGradient`; item 0 into the gradient, the others into the conv's partials)
 /// and a share of the bias gradient; then the partials are added in item order, as the conv's own
@@ -83,15 +83,19 @@ struct ConvReLUPoolStep: RunnableStep {
 
     var output: UnsafeMutablePointer<Float> { pool.output }
 
-    var forwardPhases: Int { conv.forwardPhases + 1 }
+    var forwardPhases: Int { conv.forwardPhases }
 
+    /// Each work item pools the images it has just convolved (the conv's passes split the batch
+    /// by images), while they are in its cache, with no barrier between.
     func forward(_ run: ForwardRun, _ lane: Lane) {
-        if run.phase < conv.forwardPhases {
-            conv.forward(run, lane)
-        } else {
-            var poolRun = run
-            poolRun.phase = 0
-            pool.forward(poolRun, lane)
+        conv.forward(run, lane)
+        guard run.phase == conv.forwardPhases - 1 else { return }
+        let images = lane.share(run.batch)
+        for channel in 0..<pool.geometry.channels {
+            let first = channel * run.batch
+            maxPool2dForward(input: pool.input, output: pool.output, indices: run.training ? pool.indices : nil,
+                             geometry: pool.geometry, batch: run.batch,
+                             planes: (first + images.lowerBound)..<(first + images.upperBound), relu: true)
         }
     }
 
