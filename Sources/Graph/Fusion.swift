@@ -11,12 +11,11 @@ public enum FusedPattern: String, Hashable, Sendable {
     /// ReLU to it (max(relu(x)) = relu(max(x)), exactly), and its backward sends a gradient only
     /// where that maximum is positive; the ReLU itself never runs, in either pass.
     case reluMaxPool = "ReLU+MaxPool2D"
-    /// Conv2D → ReLU → MaxPool2D where the conv computes no input gradient (a network's first
-    /// conv), in training: forward as the conv, then ReLU+MaxPool2D; backward, the conv's weight
-    /// and bias gradients straight from the pool's gradient at each window's argmax (where the
-    /// pooled maximum is positive), a quarter of the conv's outputs for 2×2 windows, without
-    /// scattering it into a dense output gradient first. The ReLU never runs, nor the pool's
-    /// backward.
+    /// Conv2D → ReLU → MaxPool2D in training: forward as the conv, then ReLU+MaxPool2D on each
+    /// work item's images; backward, the conv's weight, bias and input gradients straight from the
+    /// pool's gradient at each window's argmax (where the pooled maximum is positive), a quarter
+    /// of the conv's outputs for 2×2 windows, without scattering it into a dense output gradient
+    /// first. The ReLU never runs, nor the pool's backward.
     case convReLUMaxPool = "Conv2D+ReLU+MaxPool2D"
 
     /// Steps the pattern covers.
@@ -78,8 +77,8 @@ extension BufferPlan {
 
     /// The fusions a plan allows: batch norm followed by a ReLU that runs in place on its output
     /// (and, in training, whose gradient runs in place too), then optionally a max pool; in
-    /// training, a conv that computes no input gradient followed by such a ReLU and a max pool (the
-    /// plan gave it the workspace, `ScratchKind.pooledWeightGradient`);
+    /// training, a conv followed by such a ReLU and a max pool (the plan gave it the workspace,
+    /// `ScratchKind.pooledWeightGradient`);
     /// else a ReLU that runs in place (both passes) followed by a max pool.
     static func fusions(graph: Graph, steps: [StepBuffers], tensors: [PlannedTensor]) -> [FusedSteps] {
         func root(_ id: Int) -> Int { tensors[id].aliasOf ?? id }
@@ -107,7 +106,7 @@ extension BufferPlan {
                sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) {
                 pattern = isMaxPool(k + 2) ? .batchNormReLUMaxPool : .batchNormReLU
             } else if case .conv2d = graph.steps[k].op, steps[k].scratch[.pooledWeightGradient] != nil,
-                      steps[k].inputGradient == nil, reluInPlace(k + 1), isMaxPool(k + 2) {
+                      reluInPlace(k + 1), isMaxPool(k + 2) {
                 pattern = .convReLUMaxPool
             } else if reluInPlace(k) && isMaxPool(k + 1) {
                 pattern = .reluMaxPool

@@ -24,10 +24,9 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     case directFlippedWeights = "direct.weights.flipped"
     /// A direct conv's backward workspace (weight gradient, then input gradient), per lane.
     case directBackwardColumns = "direct.columns.backward"
-    /// The workspace of a conv's weight gradient taken straight from a following max pool's
-    /// gradient (`FusedPattern.convReLUMaxPool`: one image's zero-bordered channels and a window
-    /// table, `Conv2DGeometry.pooledGradientColumnsPerLane`), per lane. Planned for a conv that
-    /// computes no input gradient in training and precedes ReLU → MaxPool2D; the fusion then
+    /// The workspace of a conv's weight and input gradients taken straight from a following max
+    /// pool's gradient (`FusedPattern.convReLUMaxPool`, `Conv2DGeometry.pooledGradientColumnsPerLane`),
+    /// per lane. Planned for a conv that precedes ReLU → MaxPool2D in training; the fusion then
     /// requires it.
     case pooledWeightGradient = "pooled.columns.backward"
 }

@@ -3,10 +3,10 @@ import XCTest
 import Graph
 import Spec
 
-/// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D), ReLU → MaxPool2D and, for a first conv in
-/// training, Conv2D → ReLU → MaxPool2D; the first two must give the unfused steps' results to the
-/// bit, the third (which sums the conv's weight gradient in another order) within float
-/// tolerance; all at any lane count, byte-identical for a fixed one, and lane counts must agree.
+/// The compiler fuses BatchNorm2D → ReLU (→ MaxPool2D), ReLU → MaxPool2D and, in training,
+/// Conv2D → ReLU → MaxPool2D; the first two must give the unfused steps' results to the bit, the
+/// third (which sums the conv's gradients in another order) within float tolerance; all at any
+/// lane count, byte-identical for a fixed one, and lane counts must agree.
 final class FusionTests: XCTestCase {
     /// Conv → BN → ReLU → pool (fused with the pool), conv → BN → ReLU (fused without), dropout,
     /// linear: odd sizes (9×9 input, 7 images in a plan of 8).
@@ -38,21 +38,22 @@ final class FusionTests: XCTestCase {
         .linear(LinearSpec(outFeatures: 10)),
     ]
 
-    /// The first conv (no input gradient) fuses with its ReLU and pool in training only.
+    /// Each conv fuses with its ReLU and pool in training; in evaluation the ReLU fuses into the pool.
     func testPlanFusesReLUAndPool() {
         let graph = NetworkTests.compile([2, 18, 19], Self.reluPoolKinds)
         let training = BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2)
         XCTAssertEqual(training.fusions, [FusedSteps(first: 0, pattern: .convReLUMaxPool),
-                                          FusedSteps(first: 4, pattern: .reluMaxPool),
-                                          FusedSteps(first: 7, pattern: .reluMaxPool)])
+                                          FusedSteps(first: 3, pattern: .convReLUMaxPool),
+                                          FusedSteps(first: 6, pattern: .convReLUMaxPool)])
         let evaluation = BufferPlan(graph: graph, mode: .evaluation, batchSize: 8, lanes: 2)
         XCTAssertEqual(evaluation.fusions, [FusedSteps(first: 1, pattern: .reluMaxPool),
                                             FusedSteps(first: 4, pattern: .reluMaxPool),
                                             FusedSteps(first: 7, pattern: .reluMaxPool)])
-        // The workspace of the fused weight gradient is planned for the first conv only, in training.
-        XCTAssertNotNil(training.steps[0].scratch[.pooledWeightGradient])
-        XCTAssertNil(training.steps[3].scratch[.pooledWeightGradient], "computes its input gradient")
-        XCTAssertNil(evaluation.steps[0].scratch[.pooledWeightGradient])
+        // The workspace of the fused gradients is planned for those convs, in training only.
+        for k in [0, 3, 6] {
+            XCTAssertNotNil(training.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+            XCTAssertNil(evaluation.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+        }
         let beforeNorm = NetworkTests.compile([2, 9, 9], Self.kinds)
         XCTAssertNil(BufferPlan(graph: beforeNorm, mode: .training, batchSize: 8, lanes: 2).steps[0].scratch[.pooledWeightGradient],
                      "a first conv before batch norm")
@@ -61,10 +62,13 @@ final class FusionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(poolOutput.lastUse, 2 * graph.steps.count)
     }
 
-    /// (A 1×1 conv first, so that every ReLU → pool is the two-step fusion, which is exact.)
+    /// (A dropout after each conv, so that every ReLU → pool is the two-step fusion, which is exact.)
     func testReLUPoolFusionMatchesUnfusedStepsToTheBit() {
-        let graph = NetworkTests.compile([2, 18, 19],
-                                         [.conv2d(Conv2DSpec(outChannels: 2, kernel: Pair(square: 1)))] + Self.reluPoolKinds)
+        let kinds = Self.reluPoolKinds.flatMap { kind -> [LayerKind] in
+            if case .conv2d = kind { return [kind, .dropout(DropoutSpec(p: 0.2))] }
+            return [kind]
+        }
+        let graph = NetworkTests.compile([2, 18, 19], kinds)
         XCTAssertEqual(BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2).fusions.map(\.pattern),
                        [.reluMaxPool, .reluMaxPool, .reluMaxPool])
         for lanes in 1...3 {
@@ -107,15 +111,37 @@ final class FusionTests: XCTestCase {
                        values: graph.slots.map { net.values(of: $0) }, scores: scores)
     }
 
-    /// First convs of other shapes before ReLU → pool: 5×5 stride 2 (im2col) before overlapping 3×3/2
-    /// windows (two windows may share an argmax), and a 7×9 kernel (more rows and columns than one
-    /// register sweep holds) before 2×2 windows over an odd width, without bias.
+    /// Convs before ReLU → pool: `reluPoolKinds` (3×3 and 1×1 convs with input gradients, before
+    /// 2×2 and overlapping 3×3/2 windows); LeNet-like 5×5 convs of 1→6, 6→10 (input gradient of
+    /// one channel block) and a 3×3 10→9 (two blocks, the second partial); a first conv of 5
+    /// channels (channel vectors without an input gradient); a first 5×5 stride-2 conv
+    /// (im2col) before overlapping 3×3/2 windows (two windows may share an argmax); a 7×9 kernel
+    /// (more rows and columns than one register sweep holds) before 2×2 windows over an odd width,
+    /// without bias.
     static let convPoolGraphs: [Graph] = [
         NetworkTests.compile([2, 18, 19], reluPoolKinds),
+        NetworkTests.compile([1, 16, 14], [
+            .conv2d(Conv2DSpec(outChannels: 6, kernel: Pair(square: 5), padding: Pair(square: 2))),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+            .conv2d(Conv2DSpec(outChannels: 10, kernel: Pair(square: 5), padding: Pair(square: 2))),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+            .conv2d(Conv2DSpec(outChannels: 9, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ]),
         NetworkTests.compile([3, 15, 13], [
             .conv2d(Conv2DSpec(outChannels: 4, kernel: Pair(square: 5), stride: Pair(square: 2), padding: Pair(square: 2))),
             .relu,
             .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 3), stride: Pair(square: 2))),
+            .linear(LinearSpec(outFeatures: 10)),
+        ]),
+        NetworkTests.compile([5, 9, 9], [
+            .conv2d(Conv2DSpec(outChannels: 7, kernel: Pair(square: 3), padding: Pair(square: 1))),
+            .relu,
+            .maxPool2d(MaxPool2DSpec(kernel: Pair(square: 2))),
             .linear(LinearSpec(outFeatures: 10)),
         ]),
         NetworkTests.compile([1, 12, 11], [

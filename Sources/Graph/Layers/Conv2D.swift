@@ -64,21 +64,36 @@ public struct Conv2DGeometry: OpRule {
                 requests.append(ScratchRequest(.weightGradientPartials, elementCount: weightCount * (lanes - 1),
                                                pass: .backward))
             }
-            if !context.computesInputGradient && context.precedesReLUMaxPool {
-                requests.append(ScratchRequest(.pooledWeightGradient, elementCount: pooledGradientColumnsPerLane * lanes,
+            if context.precedesReLUMaxPool {
+                requests.append(ScratchRequest(.pooledWeightGradient,
+                                               elementCount: pooledGradientColumnsPerLane(
+                                                   inputGradient: context.computesInputGradient) * lanes,
                                                pass: .backward))
             }
         }
         return requests
     }
 
-    /// The per-lane workspace of the weight gradient taken straight from a following max pool's
-    /// gradient (`FusedPattern.convReLUMaxPool`): one image's channels, zero-bordered, each row
+    /// The per-lane workspace of the weight and input gradients taken straight from a following
+    /// max pool's gradient (`FusedPattern.convReLUMaxPool`). A first conv with fewer than 4 input
+    /// channels (`pooledGradientsByRows`): one image's channels, zero-bordered, each row
     /// `pooledGradientRowStride` floats (8 past the padded width, so that 8-float row loads stay
-    /// inside), then an Int32 table of the OH·OW windows' offsets in a plane.
+    /// inside), then an Int32 table of the OH·OW windows' offsets in a plane. Otherwise: the weight
+    /// gradient's accumulator and the weights as [OC, KH, KW, C rounded up to 8], one image's input
+    /// and input gradient channels-last and bordered, [H + 2·ph, W + 2·pw, C rounded up to 8], and
+    /// the table.
+    public func pooledGradientsByRows(inputGradient: Bool) -> Bool { !inputGradient && inChannels < 4 }
     public var pooledGradientRowStride: Int { inWidth + 2 * padding.w + 8 }
     public var pooledGradientPlaneCount: Int { (inHeight + 2 * padding.h) * pooledGradientRowStride }
-    public var pooledGradientColumnsPerLane: Int { inChannels * pooledGradientPlaneCount + outSpatial }
+    public var pooledGradientChannels: Int { (inChannels + 7) / 8 * 8 }
+    public var pooledInputGradientPlaneCount: Int {
+        (inHeight + 2 * padding.h) * (inWidth + 2 * padding.w) * pooledGradientChannels
+    }
+    public var pooledInputGradientWeightCount: Int { outChannels * kernel.h * kernel.w * pooledGradientChannels }
+    public func pooledGradientColumnsPerLane(inputGradient: Bool) -> Int {
+        if pooledGradientsByRows(inputGradient: inputGradient) { return inChannels * pooledGradientPlaneCount + outSpatial }
+        return 2 * (pooledInputGradientWeightCount + pooledInputGradientPlaneCount) + outSpatial
+    }
 
     /// Images a lane lowers into its im2col region at once: as many of its share of the batch as
     /// fit `BufferPlan.columnBudgetBytes`, at least one.

@@ -55,30 +55,31 @@ struct BatchNormReLUStep {
     }
 }
 
-/// Conv2D → ReLU → MaxPool2D in training, the conv computing no input gradient
-/// (`FusedPattern.convReLUMaxPool`). Forward: the conv's phases, each work item then pooling its
-/// own images with the ReLU applied to each maximum (`MaxPoolStep.relu`). Backward: each work item takes the conv's weight
-/// gradient over its share of the images straight from the pool's gradient at the argmaxes
-/// (`conv2dPooledWeightGradient`; item 0 into the gradient, the others into the conv's partials)
-/// and a share of the bias gradient; then the partials are added in item order, as the conv's own
-/// backward does. Neither the pool's backward nor the conv's dense output gradient runs.
+/// Conv2D → ReLU → MaxPool2D in training (`FusedPattern.convReLUMaxPool`). Forward: the conv's
+/// phases, each work item then pooling its own images with the ReLU applied to each maximum
+/// (`MaxPoolStep.relu`). Backward: each work item takes the conv's weight gradient over its share
+/// of the images straight from the pool's gradient at the argmaxes (item 0 into the gradient, the
+/// others into the conv's partials), with their input gradient where the plan computes it
+/// (`conv2dPooledGradients`; `conv2dPooledWeightGradient` for a first conv of few channels), and
+/// a share of the bias gradient;
+/// then the partials are added in item order, as the conv's own backward does. Neither the
+/// pool's backward nor the conv's dense output gradient runs.
 struct ConvReLUPoolStep: RunnableStep {
     var conv: ConvolutionStep
     /// Runs the in-place ReLU before it: its input is the conv's output.
     var pool: MaxPoolStep
-    /// One region of `conv.geometry.pooledGradientColumnsPerLane` floats per lane.
+    /// One region of `conv.geometry.pooledGradientColumnsPerLane(inputGradient:)` floats per lane.
     var scratch: UnsafeMutablePointer<Float>
     var perLane: Int
 
     init(conv: ConvolutionStep, pool: MaxPoolStep, scratch: UnsafeMutablePointer<Float>) {
-        precondition(conv.gradients != nil && conv.gradients?.layer.inputGradient == nil,
-                     "Conv2D+ReLU+MaxPool2D: a conv that computes its weight gradient and no input gradient")
+        precondition(conv.gradients != nil, "Conv2D+ReLU+MaxPool2D: a conv that computes its gradients")
         precondition(pool.relu && pool.gradients != nil && pool.indices != nil,
                      "Conv2D+ReLU+MaxPool2D: a pool that runs the ReLU, with its gradient and indices")
         self.conv = conv
         self.pool = pool
         self.scratch = scratch
-        perLane = conv.geometry.pooledGradientColumnsPerLane
+        perLane = conv.geometry.pooledGradientColumnsPerLane(inputGradient: conv.gradients?.layer.inputGradient != nil)
     }
 
     var output: UnsafeMutablePointer<Float> { pool.output }
@@ -112,10 +113,17 @@ struct ConvReLUPoolStep: RunnableStep {
         let pooled = pool.geometry.outHeight * pool.geometry.outWidth
         let poolGradient = pool.gradients!.outputGradient
         let target = lane.task == 0 ? d.weightGradient : gradients.weightGradientPartials! + (lane.task - 1) * g.weightCount
-        conv2dPooledWeightGradient(input: conv.input, poolGradient: poolGradient, poolOutput: pool.output,
-                                   indices: pool.indices!, weightGradient: target,
-                                   scratch: scratch + lane.lane * perLane, geometry: g, pooled: pooled, batch: batch,
-                                   images: lane.share(batch))
+        let laneScratch = scratch + lane.lane * perLane
+        if g.pooledGradientsByRows(inputGradient: d.inputGradient != nil) {
+            conv2dPooledWeightGradient(input: conv.input, poolGradient: poolGradient, poolOutput: pool.output,
+                                       indices: pool.indices!, weightGradient: target, scratch: laneScratch, geometry: g,
+                                       pooled: pooled, batch: batch, images: lane.share(batch))
+        } else {
+            conv2dPooledGradients(input: conv.input, weight: conv.weight, poolGradient: poolGradient,
+                                  poolOutput: pool.output, indices: pool.indices!, weightGradient: target,
+                                  inputGradient: d.inputGradient, scratch: laneScratch, geometry: g, pooled: pooled,
+                                  batch: batch, images: lane.share(batch))
+        }
         if let biasGradient = d.biasGradient {
             conv2dPooledBiasGradient(poolGradient: poolGradient, poolOutput: pool.output, biasGradient: biasGradient,
                                      pooled: pooled, batch: batch, channels: lane.share(g.outChannels))
