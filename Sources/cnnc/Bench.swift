@@ -75,10 +75,15 @@ struct Bench: ParsableCommand {
         guard kernels else { return }
         let share = (result.batchSize + result.threads - 1) / result.threads
         print("\nkernels on one thread, \(share) images (one lane's share), thread CPU time, best of 5:")
+        let plan = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 2, lanes: result.threads)
+        let pooledBackward = Set(plan.fusions.filter { $0.pattern == .convReLUMaxPool }.map { graph.steps[$0.first].index })
         for step in graph.steps {
             guard case let .conv2d(g) = step.op else { continue }
             for timing in convolutionKernelBenchmarks(geometry: g, batch: share, repetitions: 5) {
                 print("layer \(step.index): " + timing.description)
+            }
+            if pooledBackward.contains(step.index) {
+                print("  (in training layer \(step.index) runs fused with its ReLU and MaxPool2D: its gradients come from the pool's gradient, not from the backward kernels above)")
             }
         }
     }
