@@ -107,7 +107,8 @@ public struct BufferPlan: Hashable, Sendable {
                 scratch: @escaping ScratchPlanner = { $0.scratch($1) }) {
         precondition(batchSize >= 1, "batch size must be positive")
         precondition(lanes >= 1, "at least one lane")
-        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, scratch: scratch)
+        var builder = PlanBuilder(graph: graph, mode: mode, batchSize: batchSize, lanes: lanes, fuse: fuse,
+                                  scratch: scratch)
         builder.build()
         self.mode = mode
         self.batchSize = batchSize
@@ -148,14 +149,16 @@ private struct PlanBuilder {
     var inputTensor = 0
     var labelsTensor = 0
     var loss: LossBuffers?
+    let fuse: Bool
     let scratch: ScratchPlanner
 
-    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int, scratch: @escaping ScratchPlanner) {
+    init(graph: Graph, mode: PlanMode, batchSize: Int, lanes: Int, fuse: Bool, scratch: @escaping ScratchPlanner) {
         self.scratch = scratch
         self.graph = graph
         self.mode = mode
         self.batchSize = batchSize
         self.lanes = lanes
+        self.fuse = fuse
     }
 
     var n: Int { graph.steps.count }
@@ -187,6 +190,20 @@ private struct PlanBuilder {
 
     func runsBackward(_ k: Int) -> Bool {
         training && !isFusedSoftmax(k) && (graph.steps[k].op.hasParameters || needsInputGradient(k))
+    }
+
+    /// Step k is a conv that the plan runs fused with the ReLU and MaxPool2D after it
+    /// (`FusedPattern.convReLUMaxPool`), so its backward pass is the fused group's: a training plan
+    /// that fuses, and a ReLU that will run in place in both passes (the facts `build` and
+    /// `buildLossAndBackward` alias it by). Decided here, before the ReLU is built, so that the conv
+    /// asks for the fused backward's scratch instead of its own; `BufferPlan.fusions` then fuses
+    /// exactly these.
+    func fusesConvWithReLUMaxPool(_ k: Int) -> Bool {
+        guard fuse, k + 2 < n, runsBackward(k), case .conv2d = graph.steps[k].op,
+              case .relu = graph.steps[k + 1].op, case .maxPool2d = graph.steps[k + 2].op else { return false }
+        let relu = graph.steps[k + 1].op
+        return relu.forwardCanRunInPlace(training: training) && inputIsFree(k + 1) && relu.backwardCanRunInPlace
+            && needsInputGradient(k + 1)
     }
 
     mutating func build() {
@@ -223,12 +240,9 @@ private struct PlanBuilder {
                 }
             }
             var buffers = StepBuffers(input: activation, output: output, saved: saved)
-            func isOp(_ i: Int, _ kind: (Op) -> Bool) -> Bool { i < steps.count && kind(steps[i].op) }
-            let precedesReLUMaxPool = isOp(k + 1) { if case .relu = $0 { return true } else { return false } }
-                && isOp(k + 2) { if case .maxPool2d = $0 { return true } else { return false } }
             let context = ScratchContext(batchSize: batchSize, lanes: lanes, runsBackward: backward,
                                          computesInputGradient: backward && needsInputGradient(k),
-                                         precedesReLUMaxPool: precedesReLUMaxPool)
+                                         backwardFusedWithReLUMaxPool: fusesConvWithReLUMaxPool(k))
             for request in scratch(step.op, context) {
                 let id = add("\(k).\(request.kind.rawValue)", .workspace, count: request.elementCount)
                 use(id, at: request.pass == .forward ? k : backwardTime(k))

@@ -77,8 +77,8 @@ extension BufferPlan {
 
     /// The fusions a plan allows: batch norm followed by a ReLU that runs in place on its output
     /// (and, in training, whose gradient runs in place too), then optionally a max pool; in
-    /// training, a conv followed by such a ReLU and a max pool (the plan gave it the workspace,
-    /// `ScratchKind.pooledWeightGradient`);
+    /// training, a conv followed by such a ReLU and a max pool (exactly those the builder planned
+    /// the fused backward's workspace for, `ScratchKind.pooledWeightGradient`);
     /// else a ReLU that runs in place (both passes) followed by a max pool.
     static func fusions(graph: Graph, steps: [StepBuffers], tensors: [PlannedTensor]) -> [FusedSteps] {
         func root(_ id: Int) -> Int { tensors[id].aliasOf ?? id }
@@ -105,8 +105,9 @@ extension BufferPlan {
                sameMemory(steps[k + 1].inputGradient, steps[k + 1].outputGradient),
                sameMemory(steps[k].outputGradient, steps[k + 1].inputGradient) {
                 pattern = isMaxPool(k + 2) ? .batchNormReLUMaxPool : .batchNormReLU
-            } else if case .conv2d = graph.steps[k].op, steps[k].scratch[.pooledWeightGradient] != nil,
-                      reluInPlace(k + 1), isMaxPool(k + 2) {
+            } else if steps[k].scratch[.pooledWeightGradient] != nil {
+                precondition(reluInPlace(k + 1) && isMaxPool(k + 2),
+                             "step \(k) was planned for Conv2D+ReLU+MaxPool2D, which the plan cannot fuse")
                 pattern = .convReLUMaxPool
             } else if reluInPlace(k) && isMaxPool(k + 1) {
                 pattern = .reluMaxPool

@@ -26,8 +26,8 @@ public enum ScratchKind: String, Hashable, Sendable, CaseIterable {
     case directBackwardColumns = "direct.columns.backward"
     /// The workspace of a conv's weight and input gradients taken straight from a following max
     /// pool's gradient (`FusedPattern.convReLUMaxPool`, `Conv2DGeometry.pooledGradientColumnsPerLane`),
-    /// per lane. Planned for a conv that precedes ReLU → MaxPool2D in training; the fusion then
-    /// requires it.
+    /// per lane. Planned, instead of the conv's own backward scratch, exactly for the convs the plan
+    /// fuses that way (`ScratchContext.backwardFusedWithReLUMaxPool`).
     case pooledWeightGradient = "pooled.columns.backward"
 }
 
@@ -39,17 +39,18 @@ public struct ScratchContext: Hashable, Sendable {
     public var runsBackward: Bool
     /// The backward pass computes the input gradient (some earlier step needs it).
     public var computesInputGradient: Bool
-    /// The next two steps are ReLU → MaxPool2D (a conv there may fuse with them,
-    /// `FusedPattern.convReLUMaxPool`).
-    public var precedesReLUMaxPool: Bool
+    /// The plan runs this conv fused with the ReLU and MaxPool2D after it
+    /// (`FusedPattern.convReLUMaxPool`): its backward pass is the fused group's, which needs
+    /// `ScratchKind.pooledWeightGradient` instead of the conv's own backward scratch.
+    public var backwardFusedWithReLUMaxPool: Bool
 
     public init(batchSize: Int, lanes: Int, runsBackward: Bool, computesInputGradient: Bool,
-                precedesReLUMaxPool: Bool = false) {
+                backwardFusedWithReLUMaxPool: Bool = false) {
         self.batchSize = batchSize
         self.lanes = lanes
         self.runsBackward = runsBackward
         self.computesInputGradient = computesInputGradient
-        self.precedesReLUMaxPool = precedesReLUMaxPool
+        self.backwardFusedWithReLUMaxPool = backwardFusedWithReLUMaxPool
     }
 }
 

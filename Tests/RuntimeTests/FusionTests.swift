@@ -49,11 +49,26 @@ final class FusionTests: XCTestCase {
         XCTAssertEqual(evaluation.fusions, [FusedSteps(first: 1, pattern: .reluMaxPool),
                                             FusedSteps(first: 4, pattern: .reluMaxPool),
                                             FusedSteps(first: 7, pattern: .reluMaxPool)])
-        // The workspace of the fused gradients is planned for those convs, in training only.
+        // The workspace of the fused gradients is planned for those convs, in training plans that
+        // fuse, instead of the conv's own backward scratch (im2col's here, the direct kernels' in
+        // the runtime's plan).
+        let unfused = BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2, fuse: false)
+        let runtime = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 8, lanes: 2)
+        let runtimeUnfused = BufferPlan(runtimeFor: graph, mode: .training, batchSize: 8, lanes: 2, fuse: false)
+        XCTAssertEqual(runtime.fusions, training.fusions)
         for k in [0, 3, 6] {
             XCTAssertNotNil(training.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+            XCTAssertNil(training.steps[k].scratch[.backwardColumns], "step \(k)")
+            XCTAssertNotNil(training.steps[k].scratch[.weightGradientPartials], "step \(k)")
             XCTAssertNil(evaluation.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+            XCTAssertNil(unfused.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+            XCTAssertNotNil(unfused.steps[k].scratch[.backwardColumns], "step \(k)")
+            XCTAssertNotNil(runtime.steps[k].scratch[.pooledWeightGradient], "step \(k)")
+            XCTAssertNil(runtime.steps[k].scratch[.directBackwardColumns], "step \(k)")
+            XCTAssertNil(runtime.steps[k].scratch[.directFlippedWeights], "step \(k)")
+            XCTAssertNotNil(runtimeUnfused.steps[k].scratch[.directBackwardColumns], "step \(k)")
         }
+        XCTAssertLessThan(runtime.arenaBytes, runtimeUnfused.arenaBytes)
         let beforeNorm = NetworkTests.compile([2, 9, 9], Self.kinds)
         XCTAssertNil(BufferPlan(graph: beforeNorm, mode: .training, batchSize: 8, lanes: 2).steps[0].scratch[.pooledWeightGradient],
                      "a first conv before batch norm")
@@ -94,10 +109,14 @@ final class FusionTests: XCTestCase {
     }
 
     /// Two training steps (7 images, then 8), the gradients of a third, and evaluation scores.
-    private func run(_ graph: Graph, lanes: Int, fuse: Bool) -> Outcome {
-        let net = Network(graph: graph,
-                          trainingPlan: BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: lanes, fuse: fuse),
-                          evaluationPlan: BufferPlan(graph: graph, mode: .evaluation, batchSize: 8, lanes: lanes, fuse: fuse),
+    /// `runtime`: the plans with the runtime's kernel choices (`BufferPlan(runtimeFor:)`), else
+    /// Graph's own (im2col convs).
+    private func run(_ graph: Graph, lanes: Int, fuse: Bool, runtime: Bool = false) -> Outcome {
+        func plan(_ mode: PlanMode) -> BufferPlan {
+            runtime ? BufferPlan(runtimeFor: graph, mode: mode, batchSize: 8, lanes: lanes, fuse: fuse)
+                : BufferPlan(graph: graph, mode: mode, batchSize: 8, lanes: lanes, fuse: fuse)
+        }
+        let net = Network(graph: graph, trainingPlan: plan(.training), evaluationPlan: plan(.evaluation),
                           optimizer: OptimizerSettings(kind: .adam, lr: 0.01), seed: 5)
         let d = NetworkTests.data(count: 8, features: graph.input.elementCount, seed: 11)
         var losses: [Double] = []
@@ -159,15 +178,19 @@ final class FusionTests: XCTestCase {
             XCTAssertEqual(BufferPlan(graph: graph, mode: .training, batchSize: 8, lanes: 2).fusions.first,
                            FusedSteps(first: 0, pattern: .convReLUMaxPool), "graph \(n)")
             for lanes in 1...3 {
-                let fused = run(graph, lanes: lanes, fuse: true)
                 let unfused = run(graph, lanes: lanes, fuse: false)
-                for (x, y) in zip(fused.losses, unfused.losses) {
-                    XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), "graph \(n), \(lanes) lanes")
+                // Fused with Graph's plan (im2col forward) and with the runtime's (direct, Winograd).
+                for runtime in [false, true] {
+                    let fused = run(graph, lanes: lanes, fuse: true, runtime: runtime)
+                    let label = "graph \(n), \(lanes) lanes, runtime plan \(runtime)"
+                    for (x, y) in zip(fused.losses, unfused.losses) {
+                        XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), label)
+                    }
+                    for (x, y) in zip(fused.gradients, unfused.gradients) {
+                        assertClose(x, y, rtol: 1e-3, atol: 1e-5, label)
+                    }
+                    XCTAssertEqual(fused, run(graph, lanes: lanes, fuse: true, runtime: runtime), label + " twice")
                 }
-                for (x, y) in zip(fused.gradients, unfused.gradients) {
-                    assertClose(x, y, rtol: 1e-3, atol: 1e-5, "graph \(n), \(lanes) lanes")
-                }
-                XCTAssertEqual(fused, run(graph, lanes: lanes, fuse: true), "graph \(n), \(lanes) lanes twice")
             }
         }
     }

@@ -59,15 +59,16 @@ public struct Conv2DGeometry: OpRule {
         let columns = columnsPerLane(batchSize: batchSize, lanes: lanes) * lanes
         var requests = [ScratchRequest(.columns, elementCount: columns, pass: .forward)]
         if context.runsBackward {
-            requests.append(ScratchRequest(.backwardColumns, elementCount: columns, pass: .backward))
-            if lanes > 1 {
-                requests.append(ScratchRequest(.weightGradientPartials, elementCount: weightCount * (lanes - 1),
-                                               pass: .backward))
-            }
-            if context.precedesReLUMaxPool {
+            if context.backwardFusedWithReLUMaxPool {
                 requests.append(ScratchRequest(.pooledWeightGradient,
                                                elementCount: pooledGradientColumnsPerLane(
                                                    inputGradient: context.computesInputGradient) * lanes,
+                                               pass: .backward))
+            } else {
+                requests.append(ScratchRequest(.backwardColumns, elementCount: columns, pass: .backward))
+            }
+            if lanes > 1 {
+                requests.append(ScratchRequest(.weightGradientPartials, elementCount: weightCount * (lanes - 1),
                                                pass: .backward))
             }
         }

@@ -180,12 +180,11 @@ func bindKernels(graph: Graph, plan: BufferPlan, arena: UnsafeMutableRawPointer,
                 if fused.pattern == .batchNormReLUMaxPool { pool = single(k + 2) as? MaxPoolStep }
                 kernels.append(Kernel(step: BatchNormReLUStep(norm: norm, pool: pool), steps: fused.steps))
             case .convReLUMaxPool:
-                guard let conv = single(k) as? ConvolutionStep, var pool = single(k + 2) as? MaxPoolStep,
-                      let scratch = binder(k).scratch(.pooledWeightGradient) else {
-                    preconditionFailure("Conv2D+ReLU+MaxPool2D: a conv with its pooled-gradient workspace, then a pool")
+                guard let conv = single(k) as? ConvolutionStep, var pool = single(k + 2) as? MaxPoolStep else {
+                    preconditionFailure("Conv2D+ReLU+MaxPool2D: a conv, then a pool")
                 }
                 pool.relu = true
-                kernels.append(Kernel(step: ConvReLUPoolStep(conv: conv, pool: pool, scratch: scratch), steps: fused.steps))
+                kernels.append(Kernel(step: ConvReLUPoolStep(conv: conv, pool: pool), steps: fused.steps))
             case .reluMaxPool:
                 guard var pool = single(k + 1) as? MaxPoolStep else { preconditionFailure("ReLU+MaxPool2D ends at a pool") }
                 pool.relu = true

@@ -57,6 +57,10 @@ struct ConvolutionStep: RunnableStep {
 
     /// How the backward pass computes the weight and input gradients, with its scratch.
     enum BackwardLowering {
+        /// By the fused Conv2D+ReLU+MaxPool2D step (`ConvReLUPoolStep`), from the pool's gradient,
+        /// in `scratch` (one region of `perLane` elements per lane); the conv's own backward then
+        /// runs only its partial sums' reduction.
+        case pooled(scratch: UnsafeMutablePointer<Float>, perLane: Int)
         /// im2col columns (one region of `columnsPerLane` per lane): dW = dY·colsᵀ, dX = col2im(Wᵀ·dY).
         case im2col(columns: UnsafeMutablePointer<Float>)
         /// Both by `Algorithm`'s kernels: dW from the input and dY, dX as the forward convolution
@@ -93,7 +97,10 @@ struct ConvolutionStep: RunnableStep {
         }
         gradients = LayerGradients(b).map { layer in
             let lowering: BackwardLowering
-            if let algorithm = backwardAlgorithm, let scratch = b.scratch(algorithm.scratchKinds.backward) {
+            if let scratch = b.scratch(.pooledWeightGradient) {
+                lowering = .pooled(scratch: scratch,
+                                   perLane: g.pooledGradientColumnsPerLane(inputGradient: layer.inputGradient != nil))
+            } else if let algorithm = backwardAlgorithm, let scratch = b.scratch(algorithm.scratchKinds.backward) {
                 let flipped = b.scratch(algorithm.scratchKinds.flipped)
                 precondition((flipped == nil) == (layer.inputGradient == nil),
                              "a \(algorithm) conv's flipped weights are planned exactly when it computes dX")
@@ -204,6 +211,8 @@ struct ConvolutionStep: RunnableStep {
             let images = lane.share(batch)
             let target = lane.task == 0 ? d.weightGradient : gradients.weightGradientPartials! + (lane.task - 1) * g.weightCount
             switch gradients.lowering {
+            case .pooled:
+                preconditionFailure("a conv fused with its ReLU and pool computes its gradients in ConvReLUPoolStep")
             case let .im2col(columns):
                 conv2dBackward(input: input, weight: weight, outputGradient: d.outputGradient, weightGradient: target,
                                inputGradient: d.inputGradient, columns: columns + lane.lane * columnsPerLane,
@@ -267,7 +276,11 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
         requests = im2col.filter { $0.pass == .forward }
     }
     guard context.runsBackward else { return requests }
-    if let algorithm = convolutionAlgorithm(g, .backward) {
+    if context.backwardFusedWithReLUMaxPool {
+        // The fused group computes the gradients (`ConvReLUPoolStep`): Graph's answer, the pooled
+        // workspace and the partial sums.
+        requests += im2col.filter { $0.pass == .backward }
+    } else if let algorithm = convolutionAlgorithm(g, .backward) {
         let kinds = algorithm.scratchKinds
         requests.append(ScratchRequest(kinds.backward,
                                        elementCount: algorithm.backwardScratchCount(g, images: images,
@@ -277,9 +290,8 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
             requests.append(ScratchRequest(kinds.flipped, elementCount: algorithm.weightCount(g, flipped: true),
                                            pass: .backward))
         }
-        // The weight-gradient partial sums of lanes 1… and the pooled weight gradient's workspace,
-        // as im2col's plan has them.
-        requests += im2col.filter { $0.kind == .weightGradientPartials || $0.kind == .pooledWeightGradient }
+        // The weight-gradient partial sums of lanes 1…, as im2col's plan has them.
+        requests += im2col.filter { $0.kind == .weightGradientPartials }
     } else {
         requests += im2col.filter { $0.pass == .backward }
     }

@@ -68,18 +68,20 @@ struct ConvReLUPoolStep: RunnableStep {
     var conv: ConvolutionStep
     /// Runs the in-place ReLU before it: its input is the conv's output.
     var pool: MaxPoolStep
-    /// One region of `conv.geometry.pooledGradientColumnsPerLane(inputGradient:)` floats per lane.
+    /// The conv's pooled backward workspace: one region of `perLane` floats per lane.
     var scratch: UnsafeMutablePointer<Float>
     var perLane: Int
 
-    init(conv: ConvolutionStep, pool: MaxPoolStep, scratch: UnsafeMutablePointer<Float>) {
-        precondition(conv.gradients != nil, "Conv2D+ReLU+MaxPool2D: a conv that computes its gradients")
+    init(conv: ConvolutionStep, pool: MaxPoolStep) {
+        guard case let .pooled(scratch, perLane)? = conv.gradients?.lowering else {
+            preconditionFailure("Conv2D+ReLU+MaxPool2D: a conv planned for the pooled backward")
+        }
         precondition(pool.relu && pool.gradients != nil && pool.indices != nil,
                      "Conv2D+ReLU+MaxPool2D: a pool that runs the ReLU, with its gradient and indices")
         self.conv = conv
         self.pool = pool
         self.scratch = scratch
-        perLane = conv.geometry.pooledGradientColumnsPerLane(inputGradient: conv.gradients?.layer.inputGradient != nil)
+        self.perLane = perLane
     }
 
     var output: UnsafeMutablePointer<Float> { pool.output }
