@@ -4,7 +4,8 @@ import Spec
 /// A Conv2D step bound to its buffers. Its algorithms were chosen at plan time, per pass
 /// (`convolutionAlgorithm`, `runtimeScratch`): Winograd for 3×3 stride-1 convs with ≥ 8 channels
 /// (and the forward pass of such 5×5 convs), the direct kernels for the other stride-1 convs,
-/// im2col + GEMM for the rest.
+/// im2col + GEMM for the rest; a conv the plan fuses with the ReLU and MaxPool2D after it leaves
+/// its gradients to the fused step (`BackwardLowering.pooled`).
 struct ConvolutionStep: RunnableStep {
     var geometry: Conv2DGeometry
     /// [C, batch, H, W]
@@ -276,11 +277,9 @@ func runtimeScratch(_ op: Op, _ context: ScratchContext) -> [ScratchRequest] {
         requests = im2col.filter { $0.pass == .forward }
     }
     guard context.runsBackward else { return requests }
-    if context.backwardFusedWithReLUMaxPool {
-        // The fused group computes the gradients (`ConvReLUPoolStep`): Graph's answer, the pooled
-        // workspace and the partial sums.
-        requests += im2col.filter { $0.pass == .backward }
-    } else if let algorithm = convolutionAlgorithm(g, .backward) {
+    // A conv whose backward the fused Conv2D+ReLU+MaxPool2D group runs takes Graph's answer too:
+    // the pooled workspace and the partial sums.
+    if !context.backwardFusedWithReLUMaxPool, let algorithm = convolutionAlgorithm(g, .backward) {
         let kinds = algorithm.scratchKinds
         requests.append(ScratchRequest(kinds.backward,
                                        elementCount: algorithm.backwardScratchCount(g, images: images,
